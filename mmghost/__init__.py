@@ -1,0 +1,12 @@
+"""mmghost: the GhostNet family (V1, V2, V3, RepGhost, V3-Small) for OpenMMLab."""
+from .version import __version__
+
+__all__ = ['__version__', 'switch_to_deploy']
+
+
+def __getattr__(name):
+    # ``mmghost.switch_to_deploy`` without importing torch/mmcv on ``import mmghost``.
+    if name == 'switch_to_deploy':
+        from .models.layers.reparam import switch_to_deploy
+        return switch_to_deploy
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -1,0 +1,15 @@
+"""OpenMMLab registries of mmghost.
+
+Every registry is a child of mmengine's root registry with scope ``mmghost`` and lazy
+``locations``, so ``type='mmghost.GhostNetV3'`` resolves from an mmdet or mmpretrain config (or
+any other OpenMMLab scope) without ``custom_imports``: mmengine imports ``mmghost.registry`` when
+it meets the ``mmghost.`` prefix, and the registry imports ``mmghost.models`` on first lookup.
+"""
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import Registry
+
+__all__ = ['MODELS']
+
+#: Backbones, layers (Ghost modules, re-parameterizable blocks) and classifiers.
+MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmghost',
+                  locations=['mmghost.models'])
