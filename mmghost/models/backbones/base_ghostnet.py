@@ -1,0 +1,266 @@
+"""Shared skeleton of every GhostNet backbone: arch tables, stem, stages, validation."""
+import math
+import numbers
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch.nn as nn
+from mmcv.cnn import build_activation_layer, build_norm_layer
+from mmengine.model import BaseModule
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..layers import GhostBottleneck, RepModuleMixin, make_divisible
+
+__all__ = ['BaseGhostNet', 'GHOSTNET_BLOCKS', 'REPGHOST_BLOCKS', 'GHOSTNETV3_SMALL_BLOCKS']
+
+# Per stage (``blocks.i``), one row per bottleneck: kernel, mid (expanded), out, SE ratio,
+# stride. Channels are scaled by ``widen_factor`` and rounded with ``make_divisible(., 4)``.
+GHOSTNET_BLOCKS = [
+    [[3, 16, 16, 0, 1]],
+    [[3, 48, 24, 0, 2]],
+    [[3, 72, 24, 0, 1]],
+    [[5, 72, 40, 0.25, 2]],
+    [[5, 120, 40, 0.25, 1]],
+    [[3, 240, 80, 0, 2]],
+    [[3, 200, 80, 0, 1], [3, 184, 80, 0, 1], [3, 184, 80, 0, 1], [3, 480, 112, 0.25, 1],
+     [3, 672, 112, 0.25, 1]],
+    [[5, 672, 160, 0.25, 2]],
+    [[5, 960, 160, 0, 1], [5, 960, 160, 0.25, 1], [5, 960, 160, 0, 1],
+     [5, 960, 160, 0.25, 1]],
+]
+
+# RepGhostNet halves the mids (no concatenation) and doubles the last expansion.
+REPGHOST_BLOCKS = [
+    [[3, 8, 16, 0, 1]],
+    [[3, 24, 24, 0, 2]],
+    [[3, 36, 24, 0, 1]],
+    [[5, 36, 40, 0.25, 2]],
+    [[5, 60, 40, 0.25, 1]],
+    [[3, 120, 80, 0, 2]],
+    [[3, 100, 80, 0, 1], [3, 120, 80, 0, 1], [3, 120, 80, 0, 1], [3, 240, 112, 0.25, 1],
+     [3, 336, 112, 0.25, 1]],
+    [[5, 336, 160, 0.25, 2]],
+    [[5, 480, 160, 0, 1], [5, 480, 160, 0.25, 1], [5, 480, 160, 0, 1],
+     [5, 480, 160, 0.25, 1]],
+]
+
+# GhostNetV3-Small for 32x32 inputs (stem stride 1, output stride 4).
+GHOSTNETV3_SMALL_BLOCKS = [
+    [[3, 16, 16, 0, 1]],
+    [[3, 32, 20, 0, 2]],
+    [[3, 40, 20, 0, 1]],
+    [[3, 48, 32, 0.25, 1]],
+    [[3, 64, 32, 0.25, 1]],
+    [[3, 80, 48, 0, 2], [3, 96, 48, 0, 1], [3, 120, 64, 0.25, 1]],
+    [[3, 128, 80, 0.25, 1], [3, 160, 80, 0.25, 1]],
+]
+
+
+def _check_widen_factor(widen_factor) -> float:
+    if isinstance(widen_factor, bool) or not isinstance(widen_factor, numbers.Real):
+        raise ValueError(f'widen_factor must be a positive number, got {widen_factor!r}')
+    if not math.isfinite(widen_factor) or widen_factor <= 0:
+        raise ValueError(f'widen_factor must be a positive finite number, got {widen_factor}')
+    return float(widen_factor)
+
+
+class BaseGhostNet(BaseModule):
+    """Common backbone of the GhostNet family.
+
+    Stage ``i`` of ``out_indices`` is ``blocks.i`` of the reference layout; the last stage is
+    the final ``1x1`` ConvBnAct (``blocks.{n}``, ``final_expand * mid_last * w`` channels).
+    Subclasses set ``arch_settings``, ``version``, ``stem_stride`` and the DFC rule.
+
+    Args:
+        arch (str | list): A key of ``arch_settings`` or a custom stage table (a list of
+            stages, each a list of ``[kernel, mid, out, se_ratio, stride]`` rows).
+        widen_factor (float): Width multiplier, any positive number. Defaults to 1.0.
+        out_indices (Sequence[int]): Stages whose outputs are returned, as a tuple in this
+            order. Negative indices count from the end. Defaults to the last stage.
+        frozen_stages (int): ``-1`` freezes nothing; ``k >= 0`` freezes the stem and stages
+            ``0 .. k-1`` (parameters and BN statistics). Defaults to -1.
+        norm_cfg (dict): Norm config. Defaults to ``dict(type='BN')``.
+        act_cfg (dict): Activation config. Defaults to ``dict(type='ReLU')``.
+        norm_eval (bool): Keep every BN in eval mode during training. Defaults to False.
+        with_cp (bool): Gradient checkpointing per bottleneck. Defaults to False.
+        init_cfg (dict | list[dict], optional): Initialization config.
+    """
+
+    arch_settings: Dict[str, dict] = {}
+    version = 'v1'
+    stem_stride = 2
+
+    def __init__(self,
+                 arch: Union[str, List] = 'imagenet',
+                 widen_factor: float = 1.0,
+                 out_indices: Sequence[int] = (-1, ),
+                 frozen_stages: int = -1,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='ReLU'),
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 deploy: bool = False,
+                 init_cfg: Optional[Union[dict, List[dict]]] = [
+                     dict(type='Kaiming', layer=['Conv2d']),
+                     dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+                 ],
+                 **block_kwargs):
+        super().__init__(init_cfg=init_cfg)
+        name = type(self).__name__
+        if isinstance(arch, str):
+            if arch not in self.arch_settings:
+                raise ValueError(f'unknown arch {arch!r} for {name}; choose one of '
+                                 f'{sorted(self.arch_settings)} or pass a stage table')
+            settings = self.arch_settings[arch]
+        elif isinstance(arch, (list, tuple)):
+            settings = dict(blocks=arch, final_expand=1)
+        else:
+            raise ValueError(f'arch must be a str or a stage table, got {type(arch).__name__}')
+        self.arch = arch
+        blocks_cfg = settings['blocks']
+        self._check_blocks(blocks_cfg, name)
+        self.widen_factor = _check_widen_factor(widen_factor)
+        self.num_stages = len(blocks_cfg) + 1
+        self.out_indices = self._check_out_indices(out_indices, name)
+        if isinstance(frozen_stages, bool) or not isinstance(frozen_stages, int) or \
+                not -1 <= frozen_stages <= self.num_stages:
+            raise ValueError(f'frozen_stages must be an int in [-1, {self.num_stages}] for '
+                             f'{name}, got {frozen_stages!r}')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.with_cp = with_cp
+        self.deploy = deploy
+        w = self.widen_factor
+
+        stem_channels = make_divisible(16 * w, 4)
+        self.conv_stem = nn.Conv2d(3, stem_channels, 3, self.stem_stride, 1, bias=False)
+        self.bn1 = build_norm_layer(norm_cfg, stem_channels)[1]
+        self.act1 = build_activation_layer(act_cfg)
+
+        in_channels = stem_channels
+        stride = self.stem_stride
+        self.stage_channels: List[int] = []
+        self.stage_strides: List[int] = []
+        stages = []
+        layer_id = 0
+        for stage_cfg in blocks_cfg:
+            layers = []
+            for k, mid, out, se_ratio, s in stage_cfg:
+                out_channels = make_divisible(out * w, 4)
+                mid_channels = make_divisible(mid * w, 4)
+                layers.append(
+                    GhostBottleneck(
+                        in_channels,
+                        mid_channels,
+                        out_channels,
+                        kernel_size=k,
+                        stride=s,
+                        se_ratio=se_ratio,
+                        version=self.version,
+                        use_dfc=self.use_dfc(layer_id),
+                        deploy=deploy,
+                        norm_cfg=norm_cfg,
+                        act_cfg=act_cfg,
+                        with_cp=with_cp,
+                        **block_kwargs))
+                in_channels = out_channels
+                stride *= s
+                layer_id += 1
+            stages.append(nn.Sequential(*layers))
+            self.stage_channels.append(in_channels)
+            self.stage_strides.append(stride)
+        last_mid = blocks_cfg[-1][-1][1]
+        final_channels = make_divisible(last_mid * w * settings.get('final_expand', 1), 4)
+        stages.append(nn.Sequential(ConvBnAct(in_channels, final_channels, 1, norm_cfg,
+                                              act_cfg)))
+        self.stage_channels.append(final_channels)
+        self.stage_strides.append(stride)
+        self.blocks = nn.Sequential(*stages)
+        self.num_layers = layer_id
+        self._freeze_stages()
+
+    # ------------------------------------------------------------------ validation
+    @staticmethod
+    def _check_blocks(blocks_cfg, name: str) -> None:
+        if not isinstance(blocks_cfg, (list, tuple)) or not blocks_cfg:
+            raise ValueError(f'{name}: the stage table must be a non-empty list of stages')
+        for i, stage in enumerate(blocks_cfg):
+            if not isinstance(stage, (list, tuple)) or not stage:
+                raise ValueError(f'{name}: stage {i} must be a non-empty list of '
+                                 f'[kernel, mid, out, se_ratio, stride] rows, got {stage!r}')
+            for row in stage:
+                if not isinstance(row, (list, tuple)) or len(row) != 5:
+                    raise ValueError(f'{name}: stage {i} row {row!r} is not '
+                                     f'[kernel, mid, out, se_ratio, stride]')
+
+    def _check_out_indices(self, out_indices, name: str) -> tuple:
+        if isinstance(out_indices, int) and not isinstance(out_indices, bool):
+            out_indices = (out_indices, )
+        if not isinstance(out_indices, (list, tuple)) or not out_indices:
+            raise ValueError(f'out_indices must be a non-empty sequence of ints, got '
+                             f'{out_indices!r}')
+        n = self.num_stages
+        result = []
+        for index in out_indices:
+            if isinstance(index, bool) or not isinstance(index, int) or not -n <= index < n:
+                raise ValueError(f'out_indices of {name} must be ints in [0, {n - 1}] (or '
+                                 f'[-{n}, -1]), got {index!r} in {tuple(out_indices)}')
+            result.append(index % n)
+        if any(b <= a for a, b in zip(result, result[1:])):
+            raise ValueError(f'out_indices must be strictly increasing stage indices, got '
+                             f'{tuple(out_indices)}')
+        return tuple(result)
+
+    def use_dfc(self, layer_id: int) -> bool:
+        """Whether bottleneck ``layer_id`` gates ghost1 with DFC attention."""
+        return False
+
+    # ------------------------------------------------------------------ forward / train
+    def forward(self, x: Tensor) -> tuple:
+        x = self.act1(self.bn1(self.conv_stem(x)))
+        outs = []
+        for i, stage in enumerate(self.blocks):
+            x = stage(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        frozen = [self.conv_stem, self.bn1] + list(self.blocks[:self.frozen_stages])
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    # ------------------------------------------------------------------ deploy
+    def _fuse(self) -> None:
+        """Fuse every re-parameterizable block (used by re-parameterizable subclasses)."""
+        for module in self.modules():
+            if module is not self and isinstance(module, RepModuleMixin):
+                module.switch_to_deploy()
+
+
+class ConvBnAct(nn.Module):
+    """``conv`` (kxk, bias-free) -> ``bn1`` -> ``act1``; the final 1x1 conv of the trunk."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
+                 norm_cfg: dict = dict(type='BN'), act_cfg: dict = dict(type='ReLU')):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, 1, kernel_size // 2,
+                              bias=False)
+        self.bn1 = build_norm_layer(norm_cfg, out_channels)[1]
+        self.act1 = build_activation_layer(act_cfg)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.act1(self.bn1(self.conv(x)))
