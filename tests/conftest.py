@@ -1,0 +1,14 @@
+import os
+import sys
+
+import pytest
+import torch
+
+# Tests run on 2 cores; keep torch from oversubscribing them.
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+sys.path.insert(0, os.path.dirname(__file__))
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
