@@ -1,0 +1,16 @@
+# RepGhostNet 1.0x ImageNet classifier with the reference head: global average pooling, then
+# the 1x1 conv_head (1280, bias, ReLU) as a hidden linear layer, dropout 0.2, classifier.
+# Types carry their scope so the file can be inherited from any package (mmghost::...).
+model = dict(
+    type='mmpretrain.ImageClassifier',
+    backbone=dict(type='mmghost.RepGhostNet', widen_factor=1.0, out_indices=(9, )),
+    neck=dict(type='mmpretrain.GlobalAveragePooling'),
+    head=dict(
+        type='mmpretrain.StackedLinearClsHead',
+        num_classes=1000,
+        in_channels=960,
+        mid_channels=[1280],
+        dropout_rate=0.2,
+        act_cfg=dict(type='ReLU'),
+        loss=dict(type='mmpretrain.CrossEntropyLoss', loss_weight=1.0),
+        topk=(1, 5)))

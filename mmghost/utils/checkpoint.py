@@ -1,0 +1,39 @@
+"""Safe loading of mmengine checkpoints on torch >= 2.6.
+
+torch >= 2.6 loads with ``weights_only=True`` by default, and mmengine 0.10.7 calls
+``torch.load`` without ``weights_only``: a full training checkpoint (``resume``) then fails on
+``mmengine.logging.history_buffer.HistoryBuffer`` and numpy globals. Rather than switching
+``weights_only`` off (which would execute arbitrary pickles), allowlist exactly the types
+mmengine writes into its checkpoints. Anything else stays refused by torch.
+"""
+from typing import List
+
+__all__ = ['mmengine_safe_globals', 'allow_mmengine_checkpoints']
+
+
+def mmengine_safe_globals() -> List[object]:
+    """Classes and functions an mmengine checkpoint legitimately pickles."""
+    import numpy as np
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    safe: List[object] = [HistoryBuffer, np.ndarray, np.dtype]
+    # numpy arrays and scalars pickle through these reconstructors (numpy 1.x and 2.x names).
+    try:
+        from numpy._core import multiarray as _ma  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import multiarray as _ma
+    safe += [_ma._reconstruct, _ma.scalar]
+    try:  # the concrete dtype classes (np.dtypes exists from numpy 1.25)
+        import numpy.dtypes as npd
+        safe += [getattr(npd, n) for n in dir(npd) if n.endswith('DType')]
+    except ImportError:  # pragma: no cover
+        pass
+    return safe
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Register :func:`mmengine_safe_globals` with ``torch.serialization`` (idempotent)."""
+    import torch
+    add = getattr(torch.serialization, 'add_safe_globals', None)
+    if add is not None:
+        add(mmengine_safe_globals())

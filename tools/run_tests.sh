@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up the environment if needed (tools/setup_env.sh), then run the test suite.
+#   bash tools/run_tests.sh [pytest args...]
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="$(bash "$REPO/tools/setup_env.sh" | tail -n 1)"
+cd "$REPO"
+exec "$PY" -m pytest tests -q -p no:cacheprovider --timeout=900 "$@"
