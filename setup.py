@@ -11,9 +11,12 @@ import shutil
 import sys
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+PTH_FILE = 'mmghost-mim.pth'
 
 HERE = osp.dirname(osp.abspath(__file__))
-MIM_FILES = ['configs', 'tools']
+MIM_FILES = ['configs', 'tools', 'model-index.yml']
 
 
 def read_version():
@@ -52,10 +55,21 @@ def add_mim_extension():
             os.remove(dst)
         elif osp.isdir(dst):
             shutil.rmtree(dst)
-        if copy:
+        if copy and osp.isfile(src):
+            shutil.copyfile(src, dst)
+        elif copy:
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
         else:
-            os.symlink(osp.relpath(src, mim_root), dst, target_is_directory=True)
+            os.symlink(osp.relpath(src, mim_root), dst, target_is_directory=osp.isdir(src))
+
+
+class BuildPyWithPth(build_py):
+    """Also put ``mmghost-mim.pth`` at the root of site-packages (see mmghost/_mim_hook.py)."""
+
+    def run(self):
+        super().run()
+        self.copy_file(osp.join(HERE, PTH_FILE), osp.join(self.build_lib, PTH_FILE),
+                       preserve_mode=0)
 
 
 if __name__ == '__main__':
@@ -71,12 +85,16 @@ if __name__ == '__main__':
         python_requires='>=3.8',
         packages=find_packages(exclude=('configs', 'tools', 'tests', 'benchmarks')),
         include_package_data=True,
-        package_data={'mmghost': ['.mim/configs/**/*.py', '.mim/tools/**/*', '.mim/tools/*']},
+        package_data={
+            'mmghost': ['.mim/model-index.yml', '.mim/configs/**/*.py', '.mim/tools/**/*',
+                        '.mim/tools/*']
+        },
         install_requires=read_requirements('runtime.txt'),
         extras_require={
             'mm': read_requirements('mminstall.txt'),
             'tests': read_requirements('tests.txt'),
             'optional': read_requirements('optional.txt'),
         },
+        cmdclass={'build_py': BuildPyWithPth},
         zip_safe=False,
     )

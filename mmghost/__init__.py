@@ -1,5 +1,8 @@
 """mmghost: the GhostNet family (V1, V2, V3, RepGhost, V3-Small) for OpenMMLab."""
+from ._mim_hook import install as _install_mim_hook
 from .version import __version__
+
+_install_mim_hook()  # `_base_ = 'mmghost::...'` in configs
 
 __all__ = ['__version__', 'switch_to_deploy']
 

@@ -22,7 +22,7 @@ def test_build_from_mmdet_scope():
         from mmengine.registry import init_default_scope
         from mmdet.registry import MODELS
         init_default_scope('mmdet')
-        assert 'mmghost' not in sys.modules
+        assert 'mmghost.models' not in sys.modules
         det = MODELS.build(dict(
             type='RetinaNet',
             data_preprocessor=dict(type='DetDataPreprocessor'),
@@ -36,7 +36,7 @@ def test_build_from_mmdet_scope():
                 loss_cls=dict(type='FocalLoss', use_sigmoid=True),
                 loss_bbox=dict(type='L1Loss'))))
         assert type(det.backbone).__module__.startswith('mmghost.'), type(det.backbone)
-        feats = det.extract_feat(torch.randn(1, 3, 64, 64))
+        feats = det.eval().extract_feat(torch.randn(1, 3, 64, 64))
         print(type(det.backbone).__name__, [f.shape[1] for f in feats])
     """)
     assert 'GhostNetV3 [16, 16, 16]' in out
@@ -50,13 +50,13 @@ def test_build_from_mmpretrain_scope():
         from mmengine.registry import init_default_scope
         from mmpretrain.registry import MODELS
         init_default_scope('mmpretrain')
-        assert 'mmghost' not in sys.modules
+        assert 'mmghost.models' not in sys.modules
         model = MODELS.build(dict(
             type='ImageClassifier',
             backbone=dict(type='mmghost.RepGhostNet', widen_factor=0.5),
             neck=dict(type='GlobalAveragePooling'),
             head=dict(type='LinearClsHead', num_classes=5, in_channels=480)))
-        print(type(model.backbone).__name__, tuple(model(torch.randn(2, 3, 32, 32)).shape))
+        print(type(model.backbone).__name__, tuple(model.eval()(torch.randn(2, 3, 32, 32)).shape))
     """)
     assert 'RepGhostNet (2, 5)' in out
 

@@ -37,7 +37,7 @@ else
   MMCV_FLAVOUR=cpu
 fi
 
-STAMP_INPUT="$(cat "$REPO"/requirements/*.txt "$REPO/setup.py"; echo "$REPO $MMCV_FLAVOUR")"
+STAMP_INPUT="$(cat "$REPO"/requirements/*.txt "$REPO/setup.py" "$REPO/mmghost-mim.pth" "${BASH_SOURCE[0]}"; echo "$REPO $MMCV_FLAVOUR")"
 STAMP="$(printf '%s' "$STAMP_INPUT" | sha256sum | cut -d' ' -f1)"
 STAMP_FILE="$VENV/.mmghost-setup-stamp"
 
@@ -72,7 +72,8 @@ EOF
 
 # Everything installed after torch must keep it: constrain to the installed versions.
 CONSTRAINTS="$VENV/.mmghost-constraints.txt"
-{ grep -v '^#' "$REPO/requirements/torch.txt"; echo 'setuptools<81'; } > "$CONSTRAINTS"
+{ grep -v '^#' "$REPO/requirements/torch.txt"; grep '^setuptools' "$REPO/requirements/build.txt"; } \
+  > "$CONSTRAINTS"
 
 MMCV_VERSION=2.1.0
 mkdir -p "$WHEELHOUSE/$MMCV_FLAVOUR"
@@ -98,9 +99,17 @@ log "OpenMMLab packages, runtime and test requirements"
   -r "$REPO/requirements/optional.txt"
 
 log "mmghost (editable)"
-"${PIP[@]}" install -q -c "$CONSTRAINTS" --no-deps --no-build-isolation -e "$REPO"
+# Legacy `setup.py develop` (egg-link): mmengine finds `mmghost::` configs through the
+# distribution's location, which must be this checkout (see requirements/build.txt).
+"${PIP[@]}" install -q -c "$CONSTRAINTS" --no-deps --no-build-isolation --no-use-pep517 \
+  -e "$REPO"
 
-"$PY" - <<'EOF'
+# Editable installs do not run build_py: put the `mmghost::` config hook in place by hand.
+SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+cp "$REPO/mmghost-mim.pth" "$SITE/mmghost-mim.pth"
+
+# Checked from outside the checkout, as a user's config would be.
+(cd / && "$PY" -W ignore - <<'EOF'
 import mmcv, mmcv.ops, mmdet, mmengine, mmpretrain, mmghost, torch
 from mmengine.config.utils import _get_cfg_metainfo  # noqa: F401
 from mmengine.utils import get_installed_path
@@ -111,6 +120,7 @@ print(f'[setup_env] torch {torch.__version__}, mmcv {mmcv.__version__}, mmengine
       f'mmdet {mmdet.__version__}, mmpretrain {mmpretrain.__version__}, mmghost {mmghost.__version__}',
       flush=True)
 EOF
+)
 echo "$STAMP" > "$STAMP_FILE"
 log "done in $(( $(date +%s) - start )) s"
 echo "$PY" >&3

@@ -59,7 +59,7 @@ def test_mim_inheritance_from_user_config(tmp_path):
         cfg = Config.fromfile({str(user_cfg)!r})
         model = MODELS.build(cfg.model)
         print(type(model.backbone).__name__, model.backbone.widen_factor,
-              tuple(model(torch.randn(1, 3, 32, 32)).shape))
+              tuple(model.eval()(torch.randn(1, 3, 32, 32)).shape))
     """)
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                           cwd=str(tmp_path), timeout=300)

@@ -3,6 +3,12 @@
 # Types carry their scope so the file can be inherited from any package (mmghost::...).
 model = dict(
     type='mmpretrain.ImageClassifier',
+    data_preprocessor=dict(
+        type='mmpretrain.ClsDataPreprocessor',
+        num_classes=1000,
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        to_rgb=True),
     backbone=dict(type='mmghost.GhostNet', widen_factor=1.0, out_indices=(9, )),
     neck=dict(type='mmpretrain.GlobalAveragePooling'),
     head=dict(
