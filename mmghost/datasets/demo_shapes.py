@@ -60,7 +60,7 @@ def draw_shape(img: np.ndarray, shape: str, rng: np.random.Generator,
     return mask
 
 
-def make_shape_classification(root: str, num_train: int = 400, num_val: int = 200,
+def make_shape_classification(root: str, num_train: int = 800, num_val: int = 200,
                               size: int = 32, seed: int = 0) -> Dict[str, int]:
     """Write the classification demo set under ``root``; returns the image count per split."""
     import cv2
@@ -85,7 +85,7 @@ def make_shape_classification(root: str, num_train: int = 400, num_val: int = 20
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', default='data/demo_cls')
-    parser.add_argument('--num-train', type=int, default=400)
+    parser.add_argument('--num-train', type=int, default=800)
     parser.add_argument('--num-val', type=int, default=200)
     parser.add_argument('--size', type=int, default=32)
     parser.add_argument('--seed', type=int, default=0)

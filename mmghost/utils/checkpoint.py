@@ -6,9 +6,26 @@ torch >= 2.6 loads with ``weights_only=True`` by default, and mmengine 0.10.7 ca
 ``weights_only`` off (which would execute arbitrary pickles), allowlist exactly the types
 mmengine writes into its checkpoints. Anything else stays refused by torch.
 """
+import pickle
 from typing import List
 
 __all__ = ['mmengine_safe_globals', 'allow_mmengine_checkpoints']
+
+
+def _history_buffer_getattr(obj, name: str):
+    """Stands in for ``builtins.getattr`` while unpickling with ``weights_only=True``.
+
+    ``HistoryBuffer.__getstate__`` stores its statistics functions, which pickle as
+    ``getattr(HistoryBuffer, 'mean')``. Only that lookup is allowed; any other ``getattr`` in
+    a checkpoint is refused, so allowing HistoryBuffer does not open ``getattr`` in general.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if obj is HistoryBuffer and isinstance(name, str) and not name.startswith('_') and \
+            callable(getattr(HistoryBuffer, name, None)):
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'refusing getattr({obj!r}, {name!r}) in a checkpoint: only the statistics methods '
+        f'of mmengine\'s HistoryBuffer may be looked up while loading with weights_only=True')
 
 
 def mmengine_safe_globals() -> List[object]:
@@ -16,7 +33,8 @@ def mmengine_safe_globals() -> List[object]:
     import numpy as np
     from mmengine.logging.history_buffer import HistoryBuffer
 
-    safe: List[object] = [HistoryBuffer, np.ndarray, np.dtype]
+    safe: List[object] = [HistoryBuffer, np.ndarray, np.dtype,
+                          (_history_buffer_getattr, 'builtins.getattr')]
     # numpy arrays and scalars pickle through these reconstructors (numpy 1.x and 2.x names).
     try:
         from numpy._core import multiarray as _ma  # numpy >= 2

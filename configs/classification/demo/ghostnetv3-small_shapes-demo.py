@@ -1,5 +1,5 @@
 # Smoke/demo run on CPU: GhostNetV3-Small 1.0x on the synthetic 32x32 shapes set written by
-# `python -m mmghost.datasets.demo_shapes --out data/demo_cls` (4 classes, no download).
+# `python -m mmghost.datasets.demo_shapes --out data/demo_cls` (4 classes, 800 train / 200 val images, no download).
 _base_ = [
     '../_base_/models/ghostnetv3_small.py',
     'mmpretrain::_base_/default_runtime.py',
@@ -56,17 +56,17 @@ val_evaluator = dict(type='mmpretrain.Accuracy', topk=(1, ))
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4))
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
          convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=11, by_epoch=True, begin=1, end=12, eta_min=0.),
+    dict(type='CosineAnnealingLR', T_max=19, by_epoch=True, begin=1, end=20, eta_min=0.),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=12, val_interval=4)
+train_cfg = dict(by_epoch=True, max_epochs=20, val_interval=5)
 val_cfg = dict()
 test_cfg = dict()
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=5),
-    checkpoint=dict(type='CheckpointHook', interval=4, max_keep_ckpts=2))
+    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=2))
 randomness = dict(seed=0, deterministic=False)

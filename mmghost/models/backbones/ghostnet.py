@@ -52,30 +52,16 @@ class GhostNet(BaseGhostNet):
 
 
 @MODELS.register_module()
-class GhostNetV2(BaseGhostNet):
+class GhostNetV2(GhostNet):
     """GhostNetV2 backbone (`GhostNetV2: Enhance Cheap Operation with Long-Range Attention
     <https://arxiv.org/abs/2211.12905>`_).
 
     GhostNet V1's layout with DFC attention gating ghost1 of every bottleneck after the first
-    two (``layer_id > 1``, as in the reference). The gate works for any input size. Arguments
-    as in :class:`GhostNet`.
+    two (``layer_id > 1``, as in the reference). The gate works for any input size, including
+    maps smaller than 2 px. Arguments as in :class:`GhostNet`.
     """
 
-    arch_settings = {'imagenet': dict(blocks=GHOSTNET_BLOCKS, final_expand=1)}
     version = 'v2'
-
-    def __init__(self,
-                 arch: Union[str, List] = 'imagenet',
-                 widen_factor: float = 1.0,
-                 out_indices: Sequence[int] = (9, ),
-                 frozen_stages: int = -1,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 init_cfg: Optional[Union[dict, List[dict]]] = _DEFAULT_INIT):
-        super().__init__(arch, widen_factor, out_indices, frozen_stages, norm_cfg, act_cfg,
-                         norm_eval, with_cp, init_cfg=init_cfg)
 
     def use_dfc(self, layer_id: int) -> bool:
         return layer_id > 1

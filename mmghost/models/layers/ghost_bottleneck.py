@@ -126,22 +126,10 @@ class GhostBottleneck(RepModuleMixin, BaseModule):
         self.rep_dw = version == 'v3' and stride > 1
         pad = (kernel_size - 1) // 2
 
-        if version == 'v1':
-            self.ghost1 = GhostModule(in_channels, mid_channels, norm_cfg=norm_cfg,
-                                      act_cfg=act_cfg)
-        elif version == 'v2':
-            self.ghost1 = GhostModuleV2(in_channels, mid_channels, use_dfc=use_dfc,
-                                        norm_cfg=norm_cfg, act_cfg=act_cfg)
-        elif version == 'v3':
-            self.ghost1 = GhostModuleV3(in_channels, mid_channels, use_dfc=use_dfc,
-                                        num_conv_branches=num_conv_branches,
-                                        dw_scale=dw_scale, deploy=deploy, norm_cfg=norm_cfg,
-                                        act_cfg=act_cfg)
-        else:
-            self.ghost1 = RepGhostModule(in_channels, mid_channels, reparam_bn=reparam_bn,
-                                         reparam_identity=reparam_identity, deploy=deploy,
-                                         norm_cfg=norm_cfg, act_cfg=act_cfg)
-
+        ghost_kwargs = dict(num_conv_branches=num_conv_branches, dw_scale=dw_scale,
+                            reparam_bn=reparam_bn, reparam_identity=reparam_identity,
+                            norm_cfg=norm_cfg)
+        self.ghost1 = self._ghost(in_channels, mid_channels, act_cfg, use_dfc, **ghost_kwargs)
         if stride > 1:
             if self.rep_dw and not self.deploy:
                 self.dw_rpr_conv = nn.ModuleList(
@@ -159,18 +147,7 @@ class GhostBottleneck(RepModuleMixin, BaseModule):
 
         self.se = SqueezeExcite(mid_channels, se_ratio) if se_ratio and se_ratio > 0 else None
 
-        if version == 'v1' or version == 'v2':
-            self.ghost2 = GhostModule(mid_channels, out_channels, norm_cfg=norm_cfg,
-                                      act_cfg=None)
-        elif version == 'v3':
-            self.ghost2 = GhostModuleV3(mid_channels, out_channels, use_dfc=False,
-                                        num_conv_branches=num_conv_branches,
-                                        dw_scale=dw_scale, deploy=deploy, norm_cfg=norm_cfg,
-                                        act_cfg=None)
-        else:
-            self.ghost2 = RepGhostModule(mid_channels, out_channels, reparam_bn=reparam_bn,
-                                         reparam_identity=reparam_identity, deploy=deploy,
-                                         norm_cfg=norm_cfg, act_cfg=None)
+        self.ghost2 = self._ghost(mid_channels, out_channels, None, False, **ghost_kwargs)
 
         if in_channels == out_channels and stride == 1:
             self.shortcut = nn.Sequential()
@@ -182,6 +159,23 @@ class GhostBottleneck(RepModuleMixin, BaseModule):
                 nn.Conv2d(in_channels, out_channels, 1, 1, 0, bias=False),
                 build_norm_layer(norm_cfg, out_channels)[1],
             )
+
+    def _ghost(self, in_channels: int, out_channels: int, act_cfg: Optional[dict],
+               use_dfc: bool, num_conv_branches: int, dw_scale: bool, reparam_bn: bool,
+               reparam_identity: bool, norm_cfg: dict) -> nn.Module:
+        """The Ghost module of this block's version (ghost2 is linear and never has DFC)."""
+        if self.version == 'v1' or (self.version == 'v2' and not use_dfc):
+            return GhostModule(in_channels, out_channels, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        if self.version == 'v2':
+            return GhostModuleV2(in_channels, out_channels, use_dfc=True, norm_cfg=norm_cfg,
+                                 act_cfg=act_cfg)
+        if self.version == 'v3':
+            return GhostModuleV3(in_channels, out_channels, use_dfc=use_dfc,
+                                 num_conv_branches=num_conv_branches, dw_scale=dw_scale,
+                                 deploy=self.deploy, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        return RepGhostModule(in_channels, out_channels, reparam_bn=reparam_bn,
+                              reparam_identity=reparam_identity, deploy=self.deploy,
+                              norm_cfg=norm_cfg, act_cfg=act_cfg)
 
     def _dw(self, x: Tensor) -> Tensor:
         if self.rep_dw and not self.deploy:
