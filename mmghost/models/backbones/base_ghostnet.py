@@ -244,6 +244,33 @@ class BaseGhostNet(BaseModule):
         return self
 
     # ------------------------------------------------------------------ deploy
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        """Refuse, with one clear message, weights of the other form (training vs deploy).
+
+        Without this a fused checkpoint loaded into a training-form model (or the reverse)
+        reports dozens of missing/unexpected keys, and a non-strict load (``init_cfg``
+        Pretrained) would leave the model half-initialized.
+        """
+        if isinstance(self, RepModuleMixin):
+            keys = [k[len(prefix):] for k in state_dict if k.startswith(prefix)]
+            train_form = any('_rpr_' in k or '.fusion_bn.' in k for k in keys)
+            deploy_form = any(
+                k.endswith(('primary_conv.0.bias', 'cheap_operation.0.bias',
+                            'cheap_operation.bias', 'conv_dw.bias')) for k in keys)
+            name = type(self).__name__
+            if deploy_form and not train_form and not self.deploy:
+                raise ValueError(
+                    f'the weights are the deploy (re-parameterized) form of {name}, but the '
+                    f'model is in training form: build it with deploy=True to load them')
+            if train_form and not deploy_form and self.deploy:
+                raise ValueError(
+                    f'the weights are the training form of {name}, but the model is in '
+                    f'deploy form: load them into a model built with deploy=False and call '
+                    f'switch_to_deploy()')
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
+                                      missing_keys, unexpected_keys, error_msgs)
+
     def _fuse(self) -> None:
         """Fuse every re-parameterizable block (used by re-parameterizable subclasses)."""
         for module in self.modules():

@@ -253,3 +253,16 @@ def test_switch_to_deploy_calls_foreign_blocks_once():
 def test_is_reparam_family():
     for name in REPARAM:
         assert isinstance(build(dict(type=f'mmghost.{name}')), RepModuleMixin)
+
+
+@pytest.mark.parametrize('cls', [GhostNetV3, RepGhostNet, GhostNetV3Small])
+def test_wrong_form_weights_are_refused(cls):
+    train_form = cls(widen_factor=1.0)
+    fused = switch_to_deploy(copy.deepcopy(train_form.eval()))
+    with pytest.raises(ValueError, match='deploy \\(re-parameterized\\) form'):
+        cls(widen_factor=1.0).load_state_dict(fused.state_dict(), strict=False)
+    with pytest.raises(ValueError, match='training form of'):
+        cls(widen_factor=1.0, deploy=True).load_state_dict(train_form.state_dict(),
+                                                           strict=False)
+    # Same form loads (also through mmengine's prefix-stripping loader).
+    cls(widen_factor=1.0, deploy=True).load_state_dict(fused.state_dict(), strict=True)
