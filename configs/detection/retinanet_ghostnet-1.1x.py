@@ -1,0 +1,8 @@
+# RetinaNet with GhostNet (V1) 1.1x, as in the GhostNet paper's Table 8.
+_base_ = './retinanet_ghostv3.py'
+model = dict(
+    backbone=dict(
+        type='mmghost.GhostNet',
+        widen_factor=1.1,
+        init_cfg=dict(checkpoint='checkpoints/ghostnet-1.1x_in1k.pth')),
+    neck=dict(in_channels=[28, 44, 124, 1056]))

@@ -1,0 +1,6 @@
+# RetinaNet with GhostNetV2 1.0x.
+_base_ = './retinanet_ghostv3.py'
+model = dict(
+    backbone=dict(
+        type='mmghost.GhostNetV2',
+        init_cfg=dict(checkpoint='checkpoints/ghostnetv2-1.0x_in1k.pth')))

@@ -1,0 +1,8 @@
+# RetinaNet with RepGhostNet 1.5x, as in the RepGhost paper's Table 4.
+_base_ = './retinanet_ghostv3.py'
+model = dict(
+    backbone=dict(
+        type='mmghost.RepGhostNet',
+        widen_factor=1.5,
+        init_cfg=dict(checkpoint='checkpoints/repghostnet-1.5x_in1k.pth')),
+    neck=dict(in_channels=[36, 60, 168, 1440]))

@@ -1,0 +1,8 @@
+# YOLOv3 with GhostNet (V1) 1.1x (at 320x320).
+_base_ = './yolov3_ghostv3_320.py'
+model = dict(
+    backbone=dict(
+        type='mmghost.GhostNet',
+        widen_factor=1.1,
+        init_cfg=dict(checkpoint='checkpoints/ghostnet-1.1x_in1k.pth')),
+    neck=dict(in_channels=[1056, 124, 44]))

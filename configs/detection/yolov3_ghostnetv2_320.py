@@ -1,0 +1,6 @@
+# YOLOv3 with GhostNetV2 1.0x (at 320x320).
+_base_ = './yolov3_ghostv3_320.py'
+model = dict(
+    backbone=dict(
+        type='mmghost.GhostNetV2',
+        init_cfg=dict(checkpoint='checkpoints/ghostnetv2-1.0x_in1k.pth')))

@@ -1,0 +1,3 @@
+# Re-parameterized (deploy) form of yolov3_ghostv3_320.py.
+_base_ = './yolov3_ghostv3_320.py'
+model = dict(backbone=dict(deploy=True, init_cfg=None))

@@ -1,0 +1,55 @@
+"""Every detection config builds, trains one step and predicts on a small CPU input."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DET_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'detection', '*.py')))
+
+pytest.importorskip('mmdet')
+
+
+def build_detector(path):
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, DefaultScope
+    cfg = Config.fromfile(path)
+    cfg.model.backbone.init_cfg = None
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        return cfg, MODELS.build(cfg.model)
+
+
+def test_configs_found():
+    names = {osp.basename(p) for p in DET_CONFIGS}
+    for required in ('retinanet_ghostv3.py', 'retinanet_ghostnet-1.1x.py',
+                     'retinanet_ghostnetv2.py', 'retinanet_repghost-1.3x.py',
+                     'retinanet_repghost-1.5x.py', 'faster-rcnn_ghostnet-1.1x.py',
+                     'faster-rcnn_ghostv3.py', 'mask-rcnn_repghost-1.3x.py',
+                     'mask-rcnn_ghostv3.py', 'yolov3_ghostv3_320.py', 'yolov3_ghostv3_416.py',
+                     'yolov3_ghostnetv2_320.py', 'yolov3_ghostnetv2_416.py',
+                     'yolov3_ghostnet-1.1x_320.py', 'yolov3_ghostnet-1.1x_416.py'):
+        assert required in names, required
+
+
+@pytest.mark.parametrize('path', DET_CONFIGS, ids=osp.basename)
+def test_detection_config_train_step_and_predict(path):
+    from mmdet.testing import demo_mm_inputs
+    from mmengine.optim import OptimWrapper
+    cfg, model = build_detector(path)
+    assert type(model.backbone).__module__.startswith('mmghost.')
+    with_mask = 'mask' in osp.basename(path)
+    num_classes = 80
+    packed = demo_mm_inputs(2, [[3, 128, 128], [3, 96, 128]], num_items=[3, 2],
+                            num_classes=num_classes, with_mask=with_mask)
+    model.train()
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-4))
+    losses = model.train_step(packed, optim)
+    assert losses and all(torch.isfinite(v) for k, v in losses.items() if 'loss' in k)
+    model.eval()
+    with torch.no_grad():
+        preds = model.val_step(packed)
+    assert len(preds) == 2
+    assert preds[0].pred_instances.bboxes.shape[-1] == 4
+    if with_mask:
+        assert 'masks' in preds[0].pred_instances
