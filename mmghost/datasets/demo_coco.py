@@ -77,7 +77,7 @@ def _split(rng: np.random.Generator, root: str, split: str, num_images: int, siz
                     for k, n in enumerate(classes)])
 
 
-def make_demo_coco(root: str, num_train: int = 300, num_val: int = 60, size: int = 256,
+def make_demo_coco(root: str, num_train: int = 300, num_val: int = 60, size: int = 160,
                    seed: int = 0, classes: Sequence[str] = DEMO_COCO_CLASSES) -> Dict[str, int]:
     """Write the demo detection dataset under ``root``; returns annotation counts per split."""
     rng = np.random.default_rng(seed)
@@ -99,7 +99,7 @@ def main():
     parser.add_argument('--out', default='data/demo_coco')
     parser.add_argument('--num-train', type=int, default=300)
     parser.add_argument('--num-val', type=int, default=60)
-    parser.add_argument('--size', type=int, default=256)
+    parser.add_argument('--size', type=int, default=160)
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
     counts = make_demo_coco(args.out, args.num_train, args.num_val, args.size, args.seed)

@@ -1,5 +1,5 @@
 # The main job: retinanet_ghostv3.py trained from scratch on CPU on the generated demo set
-# (`python -m mmghost.datasets.demo_coco --out data/demo_coco`: 300 train / 60 val 256-px
+# (`python -m mmghost.datasets.demo_coco --out data/demo_coco`: 300 train / 60 val 160-px
 # images of circles, squares and triangles). Only data and schedule differ from the real
 # config; with no ImageNet weights the backbone's BN layers train (norm_eval=False).
 _base_ = '../retinanet_ghostv3.py'
@@ -16,13 +16,13 @@ model = dict(
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=(256, 256), keep_ratio=True),
+    dict(type='Resize', scale=(160, 160), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(256, 256), keep_ratio=True),
+    dict(type='Resize', scale=(160, 160), keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='PackDetInputs',
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))

@@ -1,0 +1,76 @@
+"""Parameters and MACs of any config's model (classifier, detector, or its backbone).
+
+    python tools/analysis_tools/get_flops.py CONFIG [--shape H [W]] [--deploy] [--backbone-only]
+
+MACs are reported twice: conv + linear multiply-accumulates (the papers' "FLOPs"), and
+mmengine's FlopAnalyzer total (which also counts BN, pooling, upsampling, ...). ``--deploy``
+re-parameterizes first (``mmghost.switch_to_deploy``). Detectors are measured on a dummy
+image through backbone + neck + head tensors (no post-processing).
+"""
+import argparse
+
+import torch
+from mmengine.config import Config, DictAction
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('--shape', type=int, nargs='+', default=[224], help='input H [W]')
+    parser.add_argument('--deploy', action='store_true', help='measure the fused form')
+    parser.add_argument('--backbone-only', action='store_true')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args()
+
+
+def measure(config, shape=(224, 224), deploy=False, backbone_only=False, cfg_options=None):
+    """Returns ``dict(params, macs, total_flops)`` for the config's model."""
+    from mmengine.analysis import FlopAnalyzer
+    from mmengine.registry import MODELS, DefaultScope
+    from mmghost import switch_to_deploy
+    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    cfg.model.backbone.init_cfg = None
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmdet')):
+        if backbone_only:
+            model = MODELS.build(cfg.model.backbone)
+        else:
+            model = MODELS.build(cfg.model)
+    model.eval()
+    if deploy:
+        switch_to_deploy(model)
+
+    class Tensor(torch.nn.Module):
+
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, x):
+            if backbone_only:
+                return self.m(x)
+            return self.m(x, mode='tensor')
+
+    h, w = shape
+    analyzer = FlopAnalyzer(Tensor(model), (torch.randn(1, 3, h, w), ))
+    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    by_op = analyzer.by_operator()
+    return dict(params=sum(p.numel() for p in model.parameters()),
+                macs=by_op.get('conv', 0) + by_op.get('linear', 0),
+                total_flops=analyzer.total())
+
+
+def main():
+    args = parse_args()
+    shape = (args.shape[0], args.shape[-1])
+    r = measure(args.config, shape, args.deploy, args.backbone_only, args.cfg_options)
+    what = 'backbone' if args.backbone_only else 'model'
+    form = 'deploy' if args.deploy else 'train'
+    print(f'{args.config} ({what}, {form} form, input {shape[0]}x{shape[1]}): '
+          f'params {r["params"] / 1e6:.3f}M, MACs (conv+linear) {r["macs"] / 1e6:.1f}M, '
+          f'FlopAnalyzer total {r["total_flops"] / 1e6:.1f}M')
+
+
+if __name__ == '__main__':
+    main()
