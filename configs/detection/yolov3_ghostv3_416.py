@@ -1,7 +1,7 @@
-# YOLOv3 with a GhostNetV3 1.0x backbone (multi-scale 320-416 training, 416x416 test), following mmdet's YOLOv3-MobileNetV2
-# config: taps at strides 8/16/32 (blocks.4/6/9: 40/112/960 channels), listed deepest-first
-# for the neck. GhostNetV3 paper Table 10: 22.7 (320) / 24.6 (416) mAP vs MobileNetV2's
-# 22.2 / 23.9.
+# YOLOv3 with a GhostNetV3 1.0x backbone (multi-scale 320-416 training, 416x416 test), following
+# mmdet's YOLOv3-MobileNetV2 config: taps at strides 8/16/32 (blocks.4/6/9: 40/112/960
+# channels), listed deepest-first for the neck. GhostNetV3 paper Table 10: 22.7 (320) /
+# 24.6 (416) mAP vs MobileNetV2's 22.2 / 23.9.
 _base_ = 'mmdet::yolo/yolov3_mobilenetv2_8xb24-ms-416-300e_coco.py'
 
 pretrained = 'checkpoints/ghostnetv3-1.0x_in1k.pth'

@@ -1,5 +1,6 @@
 # Smoke/demo run on CPU: GhostNetV3-Small 1.0x on the synthetic 32x32 shapes set written by
-# `python -m mmghost.datasets.demo_shapes --out data/demo_cls` (4 classes, 800 train / 200 val images, no download).
+# `python -m mmghost.datasets.demo_shapes --out data/demo_cls` (4 classes, 800 train /
+# 200 val images, no download).
 _base_ = [
     '../_base_/models/ghostnetv3_small.py',
     'mmpretrain::_base_/default_runtime.py',

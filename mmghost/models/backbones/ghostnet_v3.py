@@ -83,14 +83,5 @@ class GhostNetV3Small(GhostNetV3):
                  arch: Union[str, List] = 'cifar',
                  widen_factor: float = 2.8,
                  out_indices: Sequence[int] = (7, ),
-                 frozen_stages: int = -1,
-                 num_conv_branches: int = 3,
-                 dw_scale: bool = True,
-                 deploy: bool = False,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 init_cfg: Optional[Union[dict, List[dict]]] = _DEFAULT_INIT):
-        super().__init__(arch, widen_factor, out_indices, frozen_stages, num_conv_branches,
-                         dw_scale, deploy, norm_cfg, act_cfg, norm_eval, with_cp, init_cfg)
+                 **kwargs):
+        super().__init__(arch, widen_factor, out_indices, **kwargs)
