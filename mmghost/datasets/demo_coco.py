@@ -1,6 +1,6 @@
 """A small COCO-format detection and instance-segmentation dataset, generated (no download).
 
-Images show 1-4 shapes (circle, square, triangle) of random size, colour and position on
+Images show 1-5 shapes (circle, square, triangle) of random size, colour and position on
 noisy, striped backgrounds; every shape has a box, a polygon mask and its area. The splits are
 written as ``<root>/{train,val}/*.png`` with ``<root>/annotations/instances_{train,val}.json``,
 which mmdet's ``CocoDataset`` and pycocotools read as they are. The same seed always gives
@@ -12,7 +12,7 @@ import argparse
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -34,7 +34,8 @@ def _polygons(mask: np.ndarray) -> List[List[float]]:
 
 
 def _split(rng: np.random.Generator, root: str, split: str, num_images: int, size: int,
-           classes: Sequence[str], start_id: int) -> Dict:
+           classes: Sequence[str], start_id: int, max_objects: int,
+           scale_range: Tuple[float, float]) -> Dict:
     import cv2
     os.makedirs(osp.join(root, split), exist_ok=True)
     images, annotations = [], []
@@ -43,8 +44,8 @@ def _split(rng: np.random.Generator, root: str, split: str, num_images: int, siz
         img = _background(rng, size)
         occupied = np.zeros((size, size), bool)
         anns = []
-        for _ in range(int(rng.integers(1, 5))):
-            side = int(rng.uniform(0.15, 0.45) * size)
+        for _ in range(int(rng.integers(1, max_objects + 1))):
+            side = int(rng.uniform(*scale_range) * size)
             for _try in range(20):  # keep shapes apart so every box is fully visible
                 x0 = int(rng.integers(0, size - side + 1))
                 y0 = int(rng.integers(0, size - side + 1))
@@ -77,14 +78,20 @@ def _split(rng: np.random.Generator, root: str, split: str, num_images: int, siz
                     for k, n in enumerate(classes)])
 
 
-def make_demo_coco(root: str, num_train: int = 300, num_val: int = 60, size: int = 160,
-                   seed: int = 0, classes: Sequence[str] = DEMO_COCO_CLASSES) -> Dict[str, int]:
-    """Write the demo detection dataset under ``root``; returns annotation counts per split."""
+def make_demo_coco(root: str, num_train: int = 300, num_val: int = 60, size: int = 128,
+                   seed: int = 0, classes: Sequence[str] = DEMO_COCO_CLASSES,
+                   max_objects: int = 5,
+                   scale_range: Tuple[float, float] = (0.2, 0.5)) -> Dict[str, int]:
+    """Write the demo detection dataset under ``root``; returns annotation counts per split.
+
+    Each image holds 1 to ``max_objects`` non-overlapping shapes whose side is
+    ``scale_range`` times the image size.
+    """
     rng = np.random.default_rng(seed)
     os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
     counts = {}
     for split, n in (('train', num_train), ('val', num_val)):
-        coco = _split(rng, root, split, n, size, classes, start_id=1)
+        coco = _split(rng, root, split, n, size, classes, 1, max_objects, scale_range)
         path = osp.join(root, 'annotations', f'instances_{split}.json')
         tmp = path + '.tmp'
         with open(tmp, 'w') as f:
@@ -99,7 +106,7 @@ def main():
     parser.add_argument('--out', default='data/demo_coco')
     parser.add_argument('--num-train', type=int, default=300)
     parser.add_argument('--num-val', type=int, default=60)
-    parser.add_argument('--size', type=int, default=160)
+    parser.add_argument('--size', type=int, default=128)
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
     counts = make_demo_coco(args.out, args.num_train, args.num_val, args.size, args.seed)
