@@ -39,21 +39,8 @@ def classifier(family: str, width: float) -> torch.nn.Module:
 
 
 def macs(model: torch.nn.Module, size: int) -> int:
-    from mmengine.analysis import FlopAnalyzer
-
-    class Tensor(torch.nn.Module):
-
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, x):
-            return self.m(x, mode='tensor')
-
-    analyzer = FlopAnalyzer(Tensor(model), (torch.randn(1, 3, size, size), ))
-    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    by_op = analyzer.by_operator()
-    return by_op.get('conv', 0) + by_op.get('linear', 0)
+    from mmghost.utils.complexity import count_complexity
+    return count_complexity(model, (size, size))['macs']
 
 
 def main():

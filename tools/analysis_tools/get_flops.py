@@ -9,7 +9,6 @@ image through backbone + neck + head tensors (no post-processing).
 """
 import argparse
 
-import torch
 from mmengine.config import Config, DictAction
 
 
@@ -25,9 +24,9 @@ def parse_args():
 
 def measure(config, shape=(224, 224), deploy=False, backbone_only=False, cfg_options=None):
     """Returns ``dict(params, macs, total_flops)`` for the config's model."""
-    from mmengine.analysis import FlopAnalyzer
     from mmengine.registry import MODELS, DefaultScope
     from mmghost import switch_to_deploy
+    from mmghost.utils.complexity import count_complexity
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -37,28 +36,10 @@ def measure(config, shape=(224, 224), deploy=False, backbone_only=False, cfg_opt
             model = MODELS.build(cfg.model.backbone)
         else:
             model = MODELS.build(cfg.model)
-    model.eval()
     if deploy:
         switch_to_deploy(model)
-
-    class Tensor(torch.nn.Module):
-
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, x):
-            if backbone_only:
-                return self.m(x)
-            return self.m(x, mode='tensor')
-
-    h, w = shape
-    analyzer = FlopAnalyzer(Tensor(model), (torch.randn(1, 3, h, w), ))
-    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    by_op = analyzer.by_operator()
-    return dict(params=sum(p.numel() for p in model.parameters()),
-                macs=by_op.get('conv', 0) + by_op.get('linear', 0),
-                total_flops=analyzer.total())
+    r = count_complexity(model, shape)
+    return dict(params=r['params'], macs=r['macs'], total_flops=r['total'])
 
 
 def main():
