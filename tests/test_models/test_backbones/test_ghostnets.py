@@ -187,7 +187,11 @@ def test_norm_cfg_is_used():
     assert not any(isinstance(m, _BatchNorm) for m in model.modules())
 
 
-def test_init_weights_runs():
+def test_init_weights_follows_init_cfg():
     model = GhostNetV2(widen_factor=0.5)
+    with torch.no_grad():
+        model.bn1.weight.zero_()
+        model.conv_stem.weight.zero_()
     model.init_weights()
-    assert model.bn1.weight.eq(1).all()
+    assert model.bn1.weight.eq(1).all()  # Constant(1) on BN
+    assert model.conv_stem.weight.std() > 0  # Kaiming on convs
