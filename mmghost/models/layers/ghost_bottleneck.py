@@ -10,7 +10,7 @@ from torch import Tensor
 
 from mmghost.registry import MODELS
 from .ghost_module import ConvBN, GhostModule, GhostModuleV2, GhostModuleV3, RepGhostModule
-from .reparam import RepModuleMixin, conv_from_fused, fuse_branches, fuse_rep_convs
+from .reparam import RepModuleMixin, conv_from_fused, fuse_branches, rep_branches
 
 __all__ = ['make_divisible', 'SqueezeExcite', 'GhostBottleneck', 'GHOST_VERSIONS']
 
@@ -205,9 +205,7 @@ class GhostBottleneck(RepModuleMixin, BaseModule):
         """Fuse the stride-2 DW branches (V3); Ghost modules fuse themselves."""
         if not self.rep_dw:
             return
-        branches = fuse_rep_convs(self.dw_rpr_conv)
-        if self.dw_rpr_scale is not None:
-            branches += fuse_rep_convs([self.dw_rpr_scale])
+        branches = rep_branches(self.dw_rpr_conv, self.dw_rpr_scale)
         mid = self.mid_channels
         w, b = fuse_branches(branches, self.kernel_size, mid, mid, groups=mid)
         self.conv_dw = conv_from_fused(w, b, self.stride, (self.kernel_size - 1) // 2,

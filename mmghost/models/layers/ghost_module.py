@@ -22,7 +22,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmghost.registry import MODELS
-from .reparam import RepModuleMixin, conv_from_fused, fuse_branches, fuse_rep_convs
+from .reparam import RepModuleMixin, conv_from_fused, fuse_branches, rep_branches
 
 __all__ = ['GhostModule', 'GhostModuleV2', 'GhostModuleV3', 'RepGhostModule', 'ConvBN',
            'build_dfc', 'dfc_gate']
@@ -316,19 +316,13 @@ class GhostModuleV3(RepModuleMixin, BaseModule):
 
     def _fuse(self) -> None:
         init = self.init_channels
-        branches = fuse_rep_convs(self.primary_rpr_conv)
-        if self.primary_rpr_scale is not None:
-            branches += fuse_rep_convs([self.primary_rpr_scale])
-        if self.primary_rpr_skip is not None:
-            branches.append((None, self.primary_rpr_skip))
+        branches = rep_branches(self.primary_rpr_conv, self.primary_rpr_scale,
+                                self.primary_rpr_skip)
         w, b = fuse_branches(branches, self.kernel_size, init, self.in_channels, groups=1)
         self.primary_conv = nn.Sequential(
             conv_from_fused(w, b, self.stride, self.kernel_size // 2))
 
-        branches = fuse_rep_convs(self.cheap_rpr_conv)
-        if self.cheap_rpr_scale is not None:
-            branches += fuse_rep_convs([self.cheap_rpr_scale])
-        branches.append((None, self.cheap_rpr_skip))
+        branches = rep_branches(self.cheap_rpr_conv, self.cheap_rpr_scale, self.cheap_rpr_skip)
         w, b = fuse_branches(branches, self.dw_size, self.new_channels, init, groups=init)
         self.cheap_operation = nn.Sequential(
             conv_from_fused(w, b, 1, self.dw_size // 2, groups=init))

@@ -206,6 +206,13 @@ def is_deployed(model: nn.Module) -> bool:
     return all(m.deploy for m in model.modules() if isinstance(m, RepModuleMixin))
 
 
-def fuse_rep_convs(convs: Sequence[nn.Module]) -> List[RepBranch]:
-    """``(kernel, bn)`` pairs of conv-BN modules that have ``.conv`` and ``.bn`` children."""
-    return [(m.conv.weight, m.bn) for m in convs]
+def rep_branches(convs: Sequence[nn.Module],
+                 scale: Optional[nn.Module] = None,
+                 skip: Optional[nn.Module] = None) -> List[RepBranch]:
+    """The :func:`fuse_branches` input of a V3-style block: conv-BN branches (modules with
+    ``.conv`` and ``.bn``), an optional conv-BN scale branch and an optional BN identity."""
+    convs = list(convs) + ([scale] if scale is not None else [])
+    branches: List[RepBranch] = [(m.conv.weight, m.bn) for m in convs]
+    if skip is not None:
+        branches.append((None, skip))
+    return branches
