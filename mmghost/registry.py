@@ -5,11 +5,16 @@ Every registry is a child of mmengine's root registry with scope ``mmghost`` and
 any other OpenMMLab scope) without ``custom_imports``: mmengine imports ``mmghost.registry`` when
 it meets the ``mmghost.`` prefix, and the registry imports ``mmghost.models`` on first lookup.
 """
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
-__all__ = ['MODELS']
+__all__ = ['MODELS', 'HOOKS']
 
 #: Backbones, layers (Ghost modules, re-parameterizable blocks) and classifiers.
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmghost',
                   locations=['mmghost.models'])
+
+#: Runner hooks (``custom_hooks=[dict(type='mmghost.ChannelsLastHook')]``).
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmghost',
+                 locations=['mmghost.engine'])
