@@ -84,6 +84,24 @@ def test_generator_is_deterministic(tmp_path):
         (tmp_path / 'b' / 'train' / '00000.png').read_bytes()
 
 
+def test_generator_keeps_a_current_set_and_rewrites_a_changed_one(tmp_path):
+    from mmghost.datasets.demo_coco import is_current, make_demo_coco
+    root = str(tmp_path / 'set')
+    args = dict(num_train=3, num_val=2, size=64, seed=5)
+    assert not is_current(root, **args)
+    make_demo_coco(root, **args)
+    assert is_current(root, **args)
+    assert not is_current(root, **dict(args, seed=6))
+    assert not is_current(root, **dict(args, size=96))
+    cli = ['-m', 'mmghost.datasets.demo_coco', '--out', root, '--num-train', '3',
+           '--num-val', '2', '--size', '64', '--seed', '5', '--if-changed']
+    assert 'kept it' in run_tool(cli, REPO)
+    (tmp_path / 'set' / 'val' / '00001.png').unlink()  # an incomplete set is written again
+    assert not is_current(root, **args)
+    assert 'wrote 3 train / 2 val' in run_tool(cli, REPO)
+    assert is_current(root, **args)
+
+
 def test_train_checkpoint_test_map_and_resume(demo_coco, tmp_path):
     work = tmp_path / 'work'
     # 1 epoch, then resume to 2: epoch, iteration, optimizer and scheduler continue.
