@@ -1,0 +1,6 @@
+# GhostNetV3 1.6x with the paper's full recipe, BEiTv2-B teacher included (see the 1.0x
+# config; teacher checkpoint: checkpoints/beitv2-base_in1k.pth).
+# Paper: 80.4% top-1, 12.3M params, 399M MACs (re-parameterized).
+_base_ = './ghostnetv3-1.0x_kd-beitv2-base_8xb256-lamb-600e_in1k.py'
+
+model = dict(backbone=dict(widen_factor=1.6), head=dict(in_channels=1536))

@@ -1,0 +1,5 @@
+# GhostNetV3-Small 1.6x on CIFAR-10, the 2.8x config's recipe. Paper: 92.63% top-1 (best
+# test epoch, PML logs).
+_base_ = './ghostnetv3-small-2.8x_1xb256-200e_cifar10.py'
+
+model = dict(backbone=dict(widen_factor=1.6), head=dict(in_channels=256))
