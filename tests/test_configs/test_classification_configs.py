@@ -120,6 +120,9 @@ def test_config_trains_one_step(path, cached_teachers):
         for teacher in model.teachers:
             assert not teacher.training
             assert not any(p.requires_grad for p in teacher.parameters())
+    model.eval()
+    out = model.val_step(data)
+    assert len(out) == 2 and out[0].pred_score.shape == (num_classes, )
 
 
 def _lr_curve(cfg, epochs, epoch_length=4):
