@@ -1,0 +1,73 @@
+"""Training-step time of a KD student against the same student without its teacher.
+
+    python benchmarks/kd_overhead.py [--plain CONFIG] [--kd CONFIG] [--batch N] [--rounds R]
+
+Both models are built from their configs (the teacher's checkpoint is not needed for timing
+and is skipped when absent) and their ``train_step`` is timed in interleaved rounds on the
+same random batch; the ratio of the medians is the cost of distillation on this machine.
+"""
+import argparse
+import os.path as osp
+import statistics
+import time
+
+import torch
+
+DEMO = 'configs/classification/demo/'
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--plain', default=DEMO + 'ghostnetv3-small_digits-demo.py')
+    parser.add_argument('--kd', default=DEMO + 'ghostnetv3-small_digits-kd-demo.py')
+    parser.add_argument('--batch', type=int, default=32)
+    parser.add_argument('--size', type=int, default=32)
+    parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--repeats', type=int, default=5)
+    return parser.parse_args()
+
+
+def build(path):
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import MODELS, DefaultScope
+
+    import mmghost  # noqa: F401
+    cfg = Config.fromfile(path)
+    for t in cfg.model.get('teachers', []):
+        if t.get('checkpoint') and not osp.isfile(t['checkpoint']):
+            t['checkpoint'] = None  # timing only
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmpretrain')):
+        model = MODELS.build(cfg.model)
+        wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    return model.train(), wrapper, cfg.model.head.num_classes
+
+
+def main():
+    args = parse_args()
+    from mmpretrain.structures import DataSample
+    runs = {}
+    for name, path in (('plain', args.plain), ('kd', args.kd)):
+        model, wrapper, n = build(path)
+        data = dict(inputs=[torch.randint(0, 256, (3, args.size, args.size), dtype=torch.uint8)
+                            for _ in range(args.batch)],
+                    data_samples=[DataSample().set_gt_label(i % n) for i in range(args.batch)])
+        runs[name] = (model, wrapper, data)
+    times = {k: [] for k in runs}
+    for model, wrapper, data in runs.values():
+        model.train_step(data, wrapper)  # warm-up
+    for _ in range(args.rounds):
+        for k, (model, wrapper, data) in runs.items():
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                model.train_step(data, wrapper)
+                times[k].append((time.perf_counter() - t0) * 1e3)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, '
+          f'{args.size}x{args.size}')
+    print(f'train_step median: plain {med["plain"]:.1f} ms, KD {med["kd"]:.1f} ms, '
+          f'KD / plain = {med["kd"] / med["plain"]:.2f}')
+
+
+if __name__ == '__main__':
+    main()
