@@ -9,7 +9,6 @@ same random batch; the ratio of the medians is the cost of distillation on this 
 import argparse
 import os.path as osp
 import statistics
-import time
 
 import torch
 
@@ -53,15 +52,10 @@ def main():
                             for _ in range(args.batch)],
                     data_samples=[DataSample().set_gt_label(i % n) for i in range(args.batch)])
         runs[name] = (model, wrapper, data)
-    times = {k: [] for k in runs}
-    for model, wrapper, data in runs.values():
-        model.train_step(data, wrapper)  # warm-up
-    for _ in range(args.rounds):
-        for k, (model, wrapper, data) in runs.items():
-            for _ in range(args.repeats):
-                t0 = time.perf_counter()
-                model.train_step(data, wrapper)
-                times[k].append((time.perf_counter() - t0) * 1e3)
+    from mmghost.utils.timing import time_interleaved
+    calls = {k: (lambda m=m, w=w, d=d: m.train_step(d, w)) for k, (m, w, d) in runs.items()}
+    times = time_interleaved(calls, warmup=1, rounds=args.rounds, repeats=args.repeats,
+                             inference=False)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, '
           f'{args.size}x{args.size}')

@@ -46,3 +46,10 @@ def test_benchmark_latency_refuses_an_unknown_form():
     proc = subprocess.run([sys.executable, osp.join(TOOLS, 'benchmark_latency.py'), V3 + '@fast'],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "unknown form 'fast'" in proc.stderr
+
+
+def test_kd_overhead_benchmark_prints_the_ratio():
+    out = run([osp.join(REPO, 'benchmarks', 'kd_overhead.py'), '--batch', '4', '--rounds', '1',
+               '--repeats', '1'])
+    ratio = float(re.search(r'KD / plain = ([\d.]+)', out).group(1))
+    assert ratio > 0

@@ -14,7 +14,6 @@ percentile) and the ratio of its median to the first model's.
 """
 import argparse
 import statistics
-import time
 from typing import Callable, Dict, List, Tuple
 
 import torch
@@ -78,23 +77,6 @@ def make_call(model: torch.nn.Module, part: str, batch: int,
     return lambda: model(inputs, mode='tensor')
 
 
-def time_interleaved(calls: Dict[str, Callable[[], object]], warmup: int, rounds: int,
-                     repeats: int) -> Dict[str, List[float]]:
-    """Milliseconds of every timed call per model; models alternate round by round."""
-    times = {k: [] for k in calls}
-    with torch.inference_mode():
-        for fn in calls.values():
-            for _ in range(warmup):
-                fn()
-        for _ in range(rounds):
-            for key, fn in calls.items():
-                for _ in range(repeats):
-                    t0 = time.perf_counter()
-                    fn()
-                    times[key].append((time.perf_counter() - t0) * 1e3)
-    return times
-
-
 def percentile(values: List[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
@@ -114,6 +96,7 @@ def markdown_table(times: Dict[str, List[float]], params: Dict[str, int]) -> str
 
 
 def main():
+    from mmghost.utils.timing import time_interleaved
     args = parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

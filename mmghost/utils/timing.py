@@ -1,0 +1,29 @@
+"""Side-by-side timing for benchmarks: the machine is noisy, so candidates alternate."""
+import time
+from typing import Callable, Dict, List
+
+import torch
+
+__all__ = ['time_interleaved']
+
+
+def time_interleaved(calls: Dict[str, Callable[[], object]], warmup: int = 2, rounds: int = 5,
+                     repeats: int = 5, inference: bool = True) -> Dict[str, List[float]]:
+    """Milliseconds of every timed call per candidate.
+
+    Each candidate is warmed up, then the candidates take turns: ``rounds`` times, each runs
+    ``repeats`` timed calls, so drifts of the machine's speed hit all of them alike.
+    ``inference=False`` keeps autograd on (for training steps).
+    """
+    times = {k: [] for k in calls}
+    with torch.inference_mode(inference):
+        for fn in calls.values():
+            for _ in range(warmup):
+                fn()
+        for _ in range(rounds):
+            for key, fn in calls.items():
+                for _ in range(repeats):
+                    t0 = time.perf_counter()
+                    fn()
+                    times[key].append((time.perf_counter() - t0) * 1e3)
+    return times
