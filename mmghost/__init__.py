@@ -4,7 +4,7 @@ from .version import __version__
 
 _install_mim_hook()  # `_base_ = 'mmghost::...'` in configs
 
-__all__ = ['__version__', 'switch_to_deploy']
+__all__ = ['__version__', 'switch_to_deploy', 'optimize_for_inference']
 
 
 def __getattr__(name):
@@ -12,4 +12,7 @@ def __getattr__(name):
     if name == 'switch_to_deploy':
         from .models.layers.reparam import switch_to_deploy
         return switch_to_deploy
+    if name == 'optimize_for_inference':
+        from .models.layers.inference import optimize_for_inference
+        return optimize_for_inference
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
