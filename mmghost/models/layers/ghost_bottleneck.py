@@ -46,7 +46,9 @@ class SqueezeExcite(BaseModule):
         self.conv_expand = nn.Conv2d(reduced, in_channels, 1, bias=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        s = x.mean((2, 3), keepdim=True)
+        # Global average pooling rather than mean(): the same numbers, but ONNX Runtime keeps
+        # GlobalAveragePool in its blocked layout (ReduceMean forces two layout reorders).
+        s = F.adaptive_avg_pool2d(x, 1)
         s = self.conv_expand(self.act1(self.conv_reduce(s)))
         return x * F.hardsigmoid(s)
 

@@ -121,7 +121,7 @@ class SplitGhostBottleneck(nn.Module):
         if self.stride > 1:
             halves = [conv(h) for conv, h in zip(self.conv_dw, halves)]
         if self.with_se:
-            s = sum(red(h.mean((2, 3), keepdim=True)) for red, h in zip(self.se_reduce, halves))
+            s = sum(red(F.adaptive_avg_pool2d(h, 1)) for red, h in zip(self.se_reduce, halves))
             s = F.relu(s)
             halves = [h * F.hardsigmoid(exp(s)) for exp, h in zip(self.se_expand, halves)]
         y1 = self.primary2_rest(self.primary2[0](halves[0]) + self.primary2[1](halves[1]))

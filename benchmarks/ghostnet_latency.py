@@ -1,0 +1,197 @@
+"""GhostNetV3-1.0x inference latency against its references and peers, side by side.
+
+    python benchmarks/ghostnet_latency.py [--threads 2] [--batch 1] [--size 224]
+                                          [--rounds 9] [--repeats 20] [--no-timm] [--no-ort]
+
+One process times every candidate in interleaved rounds (the machine is noisy, so drifts hit
+all alike) and prints medians, 10th-90th percentiles and the ratios behind the project's
+speed goals, each computed from this run only:
+
+* GhostNetV3 deploy / GhostNetV3 training form (goal <= 0.40);
+* GhostNetV3 deploy / GhostNetV2-1.0x (goal <= 0.97);
+* our eager deploy / timm's re-parameterized ``ghostnetv3_100`` (goal <= 0.90);
+* our ONNX Runtime export / ONNX Runtime running timm's deploy model (goal <= 0.95), and
+  against the FLOP floor: 2 x MACs at the matmul rate of a 2048^2 fp32 matmul timed in the
+  same run (goal <= 2x).
+
+"Ours, eager" is the shipped inference path, :func:`mmghost.optimize_for_inference` with
+NHWC weights and input (BN folded); plain ``switch_to_deploy`` in NCHW is listed too, and so
+is timm's deploy model in NHWC, so each effect can be read separately. The ONNX models are
+exported the same way (opset 17, static batch) and run with the same session options.
+Classifiers are timed whole (ImageNet head, 1000 classes), from random weights in eval mode.
+"""
+import argparse
+import copy
+import os.path as osp
+import statistics
+import tempfile
+import warnings
+from typing import Callable, Dict, Optional
+
+import torch
+
+CONFIGS = 'configs/classification/_base_/models/'
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--size', type=int, default=224)
+    parser.add_argument('--warmup', type=int, default=5)
+    parser.add_argument('--rounds', type=int, default=9)
+    parser.add_argument('--repeats', type=int, default=20)
+    parser.add_argument('--no-timm', action='store_true', help='skip the timm references')
+    parser.add_argument('--no-ort', action='store_true', help='skip ONNX Runtime')
+    return parser.parse_args()
+
+
+def build_ours(name: str) -> torch.nn.Module:
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, DefaultScope
+
+    import mmghost  # noqa: F401
+    root = osp.join(osp.dirname(osp.abspath(__file__)), '..')
+    cfg = Config.fromfile(osp.join(root, CONFIGS, name))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(cfg.model).eval()
+
+
+class Logits(torch.nn.Module):
+    """``model(x, mode='tensor')`` as a plain forward, for ONNX export."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x, mode='tensor')
+
+
+def ort_call(model: torch.nn.Module, x: torch.Tensor, threads: int,
+             tmpdir: str, name: str) -> Callable[[], object]:
+    import onnxruntime as ort
+    model.eval()  # the exporter restores the mode it found, for the whole module tree
+    path = osp.join(tmpdir, name + '.onnx')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(model, (x, ), path, dynamo=False, opset_version=17,
+                          input_names=['input'], output_names=['output'])
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(path, opts, providers=['CPUExecutionProvider'])
+    feed = {'input': x.numpy()}
+    expected = model(x)
+    got = torch.from_numpy(sess.run(None, feed)[0])
+    err = ((got - expected).abs().max() / expected.abs().max()).item()
+    assert err < 1e-4, f'{name}: ONNX Runtime differs from PyTorch by {err:.2e} (relative)'
+    return lambda: sess.run(None, feed)
+
+
+def main():
+    args = parse_args()
+    from mmghost import optimize_for_inference, switch_to_deploy
+    from mmghost.utils.complexity import count_complexity
+    from mmghost.utils.timing import time_interleaved
+    torch.set_num_threads(args.threads)
+    cl = torch.channels_last
+    x = torch.randn(args.batch, 3, args.size, args.size)
+    x_cl = x.contiguous(memory_format=cl)
+
+    v3 = build_ours('ghostnetv3.py')
+    v3_deploy = switch_to_deploy(copy.deepcopy(v3))
+    v3_fast = optimize_for_inference(copy.deepcopy(v3), channels_last=True)
+    v2 = build_ours('ghostnetv2.py')
+    macs = count_complexity(v3_deploy, (args.size, args.size))['macs']
+
+    def logits(m, inp):
+        return lambda: m(inp, mode='tensor')
+
+    calls: Dict[str, Callable[[], object]] = {
+        'ours V3 training form': logits(v3, x),
+        'ours V3 deploy (NCHW)': logits(v3_deploy, x),
+        'ours V3 eager (inference form, NHWC)': logits(v3_fast, x_cl),
+        'ours V2 1.0x': logits(v2, x),
+    }
+    timm = None
+    if not args.no_timm:
+        try:
+            import timm
+        except ImportError:
+            print('timm is not installed: no timm references')
+    if timm is not None:
+        from timm.utils import reparameterize_model
+        t_v3 = timm.create_model('ghostnetv3_100').eval()
+        t_v3d = reparameterize_model(copy.deepcopy(t_v3)).eval()
+        t_v3d_cl = copy.deepcopy(t_v3d).to(memory_format=cl)
+        t_v2 = timm.create_model('ghostnetv2_100').eval()
+        t_rep = reparameterize_model(timm.create_model('repghostnet_100').eval()).eval()
+        t_mbv3 = timm.create_model('mobilenetv3_large_100').eval()
+        calls.update({
+            'timm ghostnetv3_100 training form': lambda: t_v3(x),
+            'timm ghostnetv3_100 deploy (NCHW)': lambda: t_v3d(x),
+            'timm ghostnetv3_100 deploy (NHWC)': lambda: t_v3d_cl(x_cl),
+            'timm ghostnetv2_100': lambda: t_v2(x),
+            'timm repghostnet_100 deploy': lambda: t_rep(x),
+            'timm mobilenetv3_large_100': lambda: t_mbv3(x),
+        })
+    tmp = tempfile.TemporaryDirectory()
+    if not args.no_ort:
+        with torch.no_grad():
+            ours_onnx = Logits(optimize_for_inference(copy.deepcopy(v3), split_ghost=True))
+            calls['ours V3 ONNX Runtime'] = ort_call(ours_onnx, x, args.threads, tmp.name,
+                                                     'ours')
+            plain = Logits(switch_to_deploy(copy.deepcopy(v3)))
+            calls['ours V3 ONNX Runtime (plain deploy graph)'] = ort_call(
+                plain, x, args.threads, tmp.name, 'ours_plain')
+            if timm is not None:
+                calls['timm ghostnetv3_100 deploy, ONNX Runtime'] = ort_call(
+                    t_v3d, x, args.threads, tmp.name, 'timm')
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    calls['matmul 2048^2 fp32'] = lambda: torch.mm(a, b)
+
+    times = time_interleaved(calls, args.warmup, args.rounds, args.repeats)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    gflops = 2 * 2048**3 / (med['matmul 2048^2 fp32'] * 1e6)
+    floor = 2 * macs * args.batch / (gflops * 1e6)
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, '
+          f'{args.size}x{args.size}, fp32, {args.rounds} rounds x {args.repeats} calls; '
+          f'matmul {gflops:.0f} GFLOP/s -> floor for {2 * macs / 1e6:.0f} MFLOP: '
+          f'{floor:.2f} ms\n')
+    print('| model | median ms | p10-p90 ms |\n|---|---|---|')
+    for k, v in times.items():
+        s = sorted(v)
+        print(f'| {k} | {med[k]:.2f} | {s[len(s) // 10]:.2f}-{s[(9 * len(s)) // 10]:.2f} |')
+
+    def ratio(num: str, den: str, goal: float, what: str) -> Optional[float]:
+        if num not in med or den not in med:
+            return None
+        r = med[num] / med[den]
+        print(f'| {what} | {r:.2f} | <= {goal:.2f} | {"met" if r <= goal else "NOT met"} |')
+        return r
+
+    deploy = 'ours V3 deploy (NCHW)'
+    fast = 'ours V3 eager (inference form, NHWC)'
+    print('\n| ratio | measured | goal | |\n|---|---|---|---|')
+    ratio(deploy, 'ours V3 training form', 0.40, 'ours V3 deploy / ours V3 training form')
+    ratio(fast, 'ours V3 training form', 0.40, 'ours V3 eager / ours V3 training form')
+    ratio(deploy, 'timm ghostnetv2_100', 0.97, 'ours V3 deploy (NCHW) / timm ghostnetv2_100')
+    ratio(fast, 'timm ghostnetv2_100', 0.97, 'ours V3 eager / timm ghostnetv2_100')
+    ratio(fast, 'ours V2 1.0x', 0.97, 'ours V3 eager / ours V2 1.0x')
+    ratio(deploy, 'timm ghostnetv3_100 deploy (NCHW)', 0.90,
+          'ours V3 deploy (NCHW) / timm V3 deploy (NCHW)')
+    ratio(fast, 'timm ghostnetv3_100 deploy (NCHW)', 0.90, 'ours V3 eager / timm V3 deploy')
+    ratio(fast, 'timm ghostnetv3_100 deploy (NHWC)', 0.90,
+          'ours V3 eager / timm V3 deploy in NHWC')
+    ratio('ours V3 ONNX Runtime', 'timm ghostnetv3_100 deploy, ONNX Runtime', 0.95,
+          'ours ORT / timm deploy ORT')
+    if 'ours V3 ONNX Runtime' in med:
+        r = med['ours V3 ONNX Runtime'] / floor
+        print(f'| ours ORT / FLOP floor | {r:.2f} | <= 2.00 | {"met" if r <= 2 else "NOT met"} |')
+    tmp.cleanup()
+
+
+if __name__ == '__main__':
+    main()
