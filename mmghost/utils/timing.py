@@ -1,6 +1,6 @@
 """Side-by-side timing for benchmarks: the machine is noisy, so candidates alternate."""
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 
@@ -8,22 +8,31 @@ __all__ = ['time_interleaved']
 
 
 def time_interleaved(calls: Dict[str, Callable[[], object]], warmup: int = 2, rounds: int = 5,
-                     repeats: int = 5, inference: bool = True) -> Dict[str, List[float]]:
+                     repeats: int = 5, inference: bool = True,
+                     sync: Optional[Callable[[], None]] = None) -> Dict[str, List[float]]:
     """Milliseconds of every timed call per candidate.
 
     Each candidate is warmed up, then the candidates take turns: ``rounds`` times, each runs
     ``repeats`` timed calls, so drifts of the machine's speed hit all of them alike.
-    ``inference=False`` keeps autograd on (for training steps).
+    ``inference=False`` keeps autograd on (for training steps). ``sync`` (for example
+    ``torch.cuda.synchronize``) is called after the warm-up and right before and after every
+    timed call, so asynchronous devices are timed to the end of their work.
     """
     times = {k: [] for k in calls}
     with torch.inference_mode(inference):
         for fn in calls.values():
             for _ in range(warmup):
                 fn()
+        if sync is not None:
+            sync()
         for _ in range(rounds):
             for key, fn in calls.items():
                 for _ in range(repeats):
+                    if sync is not None:
+                        sync()
                     t0 = time.perf_counter()
                     fn()
+                    if sync is not None:
+                        sync()
                     times[key].append((time.perf_counter() - t0) * 1e3)
     return times

@@ -1,14 +1,18 @@
 """tools/analysis_tools: get_flops.py numbers and benchmark_latency.py's side-by-side table."""
+import json
 import os.path as osp
 import re
 import subprocess
 import sys
 
+import pytest
+import torch
 from helpers import SPEC
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools', 'analysis_tools')
 V3 = osp.join(REPO, 'configs', 'classification', '_base_', 'models', 'ghostnetv3.py')
+REP = osp.join(REPO, 'configs', 'classification', '_base_', 'models', 'repghostnet.py')
 
 
 def run(args):
@@ -29,23 +33,177 @@ def test_get_flops_reports_the_spec_params_in_both_forms():
         assert abs(macs - want_macs) <= 0.01 * want_macs, (out, want_macs)
 
 
+def _table(out, title):
+    """The rows of the markdown table printed under ``title``, as lists of cells."""
+    table = out.split(title + '\n')[1].split('\n\n')[0]
+    return [[c.strip() for c in r.strip('|').split('|')] for r in table.splitlines()[2:]]
+
+
 def test_benchmark_latency_prints_a_table_with_ratios_to_the_first_model():
     out = run([osp.join(TOOLS, 'benchmark_latency.py'), V3, V3 + '@deploy', '--shape', '64',
                '--part', 'both', '--warmup', '1', '--rounds', '1', '--repeats', '2',
                '--threads', '1'])
-    for part in ('backbone latency', 'model latency'):
-        table = out.split(part)[1].split('\n\n')[0]
-        rows = [r for r in table.splitlines() if r.startswith('| ghostnetv3')]
-        assert len(rows) == 2, table
-        cells = [[c.strip() for c in r.strip('|').split('|')] for r in rows]
+    for part in ('backbone', 'model'):
+        cells = _table(out, f'{part} latency, batch 1')
+        assert [c[:4] for c in cells] == [['ghostnetv3', 'train', 'fp32', '1'],
+                                          ['ghostnetv3', 'deploy', 'fp32', '1']], cells
         assert cells[0][-1] == '1.00' and float(cells[1][-1]) > 0
-        assert float(cells[0][1].rstrip('M')) > float(cells[1][1].rstrip('M'))  # deploy is smaller
+        params = [float(c[4].rstrip('M')) for c in cells]
+        macs = [float(c[5].rstrip('M')) for c in cells]
+        assert params[0] > params[1] and macs[0] > macs[1]  # deploy is smaller
+
+
+def test_benchmark_latency_batches_dtypes_forms_timm_ort_and_outputs(tmp_path):
+    """@both, @ort and a timm model, in 2 dtypes x 2 batch sizes, NHWC; md, json and png.
+
+    RepGhostNet: re-parameterizable and quicker to trace (for the MACs) than GhostNetV3.
+    """
+    try:
+        import timm  # noqa: F401
+        models = [REP + '@both', REP + '@ort', 'timm:ghostnet_050']
+    except ImportError:
+        models = [REP + '@both', REP + '@ort']
+    md, js, png = (str(tmp_path / n) for n in ('lat.md', 'lat.json', 'lat.png'))
+    out = run([osp.join(TOOLS, 'benchmark_latency.py')] + models + [
+        '--shape', '64', '--batch', '1', '2', '--dtype', 'fp32', 'bf16', '--channels-last',
+        '--warmup', '1', '--rounds', '1', '--repeats', '1', '--threads', '1', '--out-md', md,
+        '--out-json', js, '--plot', png])
+    with open(md) as f:
+        assert f.read() == out
+    with open(js) as f:
+        data = json.load(f)
+    rows = data['rows']
+    forms = [('repghostnet', 'train'), ('repghostnet', 'deploy'), ('repghostnet', 'ort')]
+    if len(models) == 3:
+        forms.append(('timm:ghostnet_050', 'train'))
+    want = {(m, f, d, b) for m, f in forms for d in ('fp32', 'bf16') for b in (1, 2)}
+    got = [(r['model'], r['form'], r['dtype'], r['batch']) for r in rows]
+    assert len(got) == len(want) and set(got) == want
+    fields = {'model', 'arch', 'spec', 'form', 'part', 'dtype', 'batch', 'device',
+              'channels_last', 'provider', 'params', 'macs', 'status', 'reason', 'median_ms',
+              'p10_ms', 'p90_ms', 'ratio', 'top1', 'top1_source', 'times_ms'}
+    assert all(fields <= set(r) for r in rows)
+    assert data['meta']['batch'] == [1, 2] and data['meta']['channels_last'] is True
+    by = {k: r for k, r in zip(got, rows)}
+    for (m, f, d, b), r in by.items():
+        assert r['params'] > 0 and r['macs'] > 0 and r['part'] == 'model'
+        if f == 'ort' and d == 'bf16':  # ORT runs the fp32 export: reported, not timed
+            assert r['status'] == 'unsupported' and 'fp32' in r['reason']
+            assert r['median_ms'] is None
+        else:
+            assert r['status'] == 'ok', r
+            assert len(r['times_ms']) == 1 and r['p10_ms'] <= r['median_ms'] <= r['p90_ms']
+            assert r['ratio'] > 0
+    for b in (1, 2):
+        assert by[('repghostnet', 'train', 'fp32', b)]['ratio'] == 1.0  # first row of its table
+        train, deploy = by[('repghostnet', 'train', 'fp32', b)], \
+            by[('repghostnet', 'deploy', 'fp32', b)]
+        assert deploy['params'] < train['params'] and deploy['macs'] == train['macs']
+        ort = by[('repghostnet', 'ort', 'fp32', b)]
+        assert ort['provider'] == 'CPUExecutionProvider' and deploy['provider'] is None
+        assert ort['params'] == deploy['params']
+    assert by[('repghostnet', 'train', 'fp32', 1)]['top1'] == 74.2
+    if len(models) == 3:
+        assert by[('timm:ghostnet_050', 'train', 'fp32', 1)]['top1'] == 66.2
+    for b in (1, 2):
+        cells = _table(out, f'model latency, batch {b}')
+        assert len(cells) == len(forms) * 2
+        assert any('unsupported: ONNX Runtime rows run the fp32 export' in c[6] for c in cells)
+    assert 'ImageNet top-1 (%) used for the plot:' in out
+    with open(png, 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    assert osp.getsize(png) > 10000
 
 
 def test_benchmark_latency_refuses_an_unknown_form():
     proc = subprocess.run([sys.executable, osp.join(TOOLS, 'benchmark_latency.py'), V3 + '@fast'],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and "unknown form 'fast'" in proc.stderr
+    assert '@deploy' in proc.stderr and '@both' in proc.stderr and '@ort' in proc.stderr
+    assert 'Traceback' not in proc.stderr
+
+
+def test_benchmark_specs_are_checked_before_anything_is_built(monkeypatch):
+    from mmghost.utils import benchmark as bm
+    assert bm.parse_spec(V3 + '@both').forms == ('train', 'deploy')
+    assert bm.parse_spec('timm:ghostnet_050@ort').forms == ('ort', )
+    assert bm.model_label('mmpretrain::mobileone/mobileone-s0_8xb32_in1k.py') == 'mobileone-s0'
+    with pytest.raises(bm.BenchmarkError, match='no such config file'):
+        bm.build_variants([V3, 'configs/nope.py@deploy'])
+    with pytest.raises(bm.BenchmarkError, match="unknown form ''"):
+        bm.parse_spec(V3 + '@')
+    with pytest.raises(bm.BenchmarkError, match='give a timm model name'):
+        bm.parse_spec('timm:@deploy')
+    monkeypatch.setitem(sys.modules, 'timm', None)  # as if timm were not installed
+    with pytest.raises(bm.BenchmarkError, match='pip install timm'):
+        bm.build_model('timm:ghostnet_050')
+
+
+def test_benchmark_unknown_timm_model_is_a_clear_error():
+    pytest.importorskip('timm')
+    from mmghost.utils import benchmark as bm
+    with pytest.raises(bm.BenchmarkError, match='timm:no_such_net'):
+        bm.build_model('timm:no_such_net')
+
+
+class _NoHalf(torch.nn.Module):
+    """Has no fp16 kernel, like mmdet's NMS (which wants fp32)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        if x.dtype == torch.float16:
+            raise RuntimeError('expected scalar type Float but found Half')
+        return self.conv(x)
+
+
+def test_benchmark_reports_an_unsupported_dtype_instead_of_crashing():
+    from mmghost.utils import benchmark as bm
+    variants = [bm.Variant('nohalf', 'nohalf', 'train', _NoHalf().eval())]
+    rows = bm.time_variants(variants, dtypes=('fp16', 'fp32', 'bf16'), batches=(1, 2),
+                            shape=(16, 16), warmup=1, rounds=1, repeats=1)
+    status = {(r['dtype'], r['batch']): (r['status'], r['reason']) for r in rows}
+    for b in (1, 2):
+        assert status[('fp16', b)] == ('unsupported',
+                                       'RuntimeError: expected scalar type Float but found Half')
+        assert status[('fp32', b)][0] == status[('bf16', b)][0] == 'ok'
+    # the ratio is taken to the first row that ran
+    assert [r['ratio'] for r in rows if r['dtype'] == 'fp32'] == [1.0, 1.0]
+    table = bm.markdown_table([r for r in rows if r['batch'] == 1])
+    assert '| nohalf | train | fp16 | 1 | 112 | 21.2K | unsupported: ' in table
+    assert 'unsupported: RuntimeError: expected scalar type Float but found Half' in table
+
+
+def test_benchmark_peers_deploy_and_top1():
+    from mmghost.utils import benchmark as bm
+    peers = {
+        'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py': ('MobileNetV2 1.0x', 71.86),
+        'mmpretrain::mobilenet_v3/mobilenet-v3-large_8xb128_in1k.py': ('MobileNetV3-L', 74.04),
+        'mmpretrain::mobileone/mobileone-s0_8xb32_in1k.py': ('MobileOne-S0', 71.34),
+        'mmpretrain::shufflenet_v2/shufflenet-v2-1x_16xb64_in1k.py':
+        ('ShuffleNetV2 1.0x', 69.55),
+        V3: ('GhostNetV3 1.0x', 77.1),
+        osp.join(REPO, 'configs', 'detection', 'retinanet_ghostv3.py'): (None, None),
+    }
+    for name, (arch, top1) in peers.items():
+        assert bm._arch_name(name) == arch, name
+        assert bm.lookup_top1(bm.model_label(name), arch)[0] == top1
+    assert bm.lookup_top1('timm:ghostnetv3_130', bm._arch_name('timm:ghostnetv3_130'))[0] == 79.1
+    assert bm.lookup_top1('timm:repghostnet_058',
+                          bm._arch_name('timm:repghostnet_058'))[0] == 68.9
+    assert bm.lookup_top1('mobileone-s0', 'MobileOne-S0', {'mobileone-s0': 70.0}) == \
+        (70.0, 'given with --top1')
+    # @deploy of mmpretrain's re-parameterizable MobileOne: its own switch_to_deploy
+    (train, deploy) = [v.model for v in bm.build_variants(
+        ['mmpretrain::mobileone/mobileone-s0_8xb32_in1k.py@both'])]
+    assert sum(p.numel() for p in deploy.parameters()) == 2078504  # the zoo's deploy count
+    assert sum(p.numel() for p in train.parameters()) > 2078504
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        want, got = train(x, mode='tensor'), deploy(x, mode='tensor')
+    assert ((got - want).abs().max() / want.abs().max()).item() < 1e-4
 
 
 def test_kd_overhead_benchmark_prints_the_ratio():

@@ -21,3 +21,11 @@ def test_inference_flag_switches_autograd():
     time_interleaved({'x': lambda: seen.append((x * 2).requires_grad)}, warmup=0, rounds=1,
                      repeats=1, inference=False)
     assert seen == [True, True]
+
+
+def test_sync_brackets_every_timed_call():
+    events = []
+    time_interleaved({'a': lambda: events.append('call')}, warmup=1, rounds=2, repeats=1,
+                     sync=lambda: events.append('sync'))
+    # warm-up, one sync after it, then sync / call / sync per timed call
+    assert events == ['call', 'sync'] + ['sync', 'call', 'sync'] * 2

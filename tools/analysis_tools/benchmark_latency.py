@@ -1,123 +1,110 @@
-"""Inference latency of several configs' models, measured side by side in one process.
+"""Inference latency of several models, measured side by side in one process.
 
     python tools/analysis_tools/benchmark_latency.py MODEL [MODEL ...] [--shape H [W]]
-        [--batch N] [--threads T] [--part {model,backbone,both}] [--rounds R] [--repeats K]
+        [--batch N [N ...]] [--dtype {fp32,fp16,bf16} [...]] [--device {auto,cpu,cuda}]
+        [--channels-last] [--threads T] [--part {model,backbone,both}]
+        [--warmup W] [--rounds R] [--repeats K] [--top1 NAME=VALUE ...]
+        [--out-md FILE] [--out-json FILE] [--plot FILE.png]
 
-MODEL is a config path or an ``mmdet::``/``mmpretrain::`` config name, optionally followed by
-``@deploy`` to time its re-parameterized form (``mmghost.switch_to_deploy``). Detectors are
-timed through ``predict`` (network + box decoding + NMS) on a random normalized image;
-classifiers through their logits; ``--part backbone`` times only ``model.backbone``.
+MODEL is a config path, an ``mmdet::``/``mmpretrain::``/``mmghost::`` config name or
+``timm:NAME`` (needs timm), optionally followed by a form:
 
-The machine is noisy, so models are timed in interleaved rounds (R rounds of K timed calls
-each, after warm-up) and the table gives each model's median, its spread (10th-90th
-percentile) and the ratio of its median to the first model's.
+* ``@deploy``: the re-parameterized form (``mmghost.switch_to_deploy``, which also calls
+  mmpretrain's own ``switch_to_deploy`` of MobileOne/RepVGG; timm: ``reparameterize_model``);
+* ``@both``: the training and the deploy form, as two rows;
+* ``@ort``: the deploy form exported to ONNX (fp32, static shape) and run by ONNX Runtime
+  with ``--threads`` intra-op threads and all graph optimizations.
+
+Detectors are timed through ``predict`` (network + box decoding + NMS) on a random normalized
+image; classifiers through their logits; timm models through their forward; ``--part
+backbone`` times only ``model.backbone`` (timm: ``forward_features``). ``--dtype bf16``/``fp16``
+convert model and input (no autocast); a dtype that fails on one trial call is reported as
+``unsupported`` with the error. ``--channels-last`` puts model and input in NHWC.
+
+The machine is noisy, so the rows of each table are timed in interleaved rounds (R rounds of
+K timed calls each, after W warm-up calls; ``torch.cuda.synchronize`` around each call on a
+GPU). One table per part and batch size gives each row's params and MACs (conv + linear, per
+image at the input shape), median, spread (10th-90th percentile) and the ratio of its median
+to the first row's. ``--plot`` draws latency against params, MACs and ImageNet top-1 (built-in
+paper / model-zoo numbers, ``--top1`` adds or overrides).
 """
 import argparse
-import statistics
-from typing import Callable, Dict, List, Tuple
+import sys
 
 import torch
 
+from mmghost.utils.benchmark import (BenchmarkError, plot, report, resolve_device,
+                                     run_benchmark, write_json)
 
-def parse_args():
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('models', nargs='+', help='CONFIG or mmdet::NAME, optionally @deploy')
+    parser.add_argument('models', nargs='+',
+                        help='CONFIG, mmdet::NAME or timm:NAME, optionally @deploy, @both, @ort')
     parser.add_argument('--shape', type=int, nargs='+', default=[224], help='input H [W]')
-    parser.add_argument('--batch', type=int, default=1)
-    parser.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    parser.add_argument('--batch', type=int, nargs='+', default=[1],
+                        help='batch sizes (one table each)')
+    parser.add_argument('--dtype', nargs='+', default=['fp32'], choices=['fp32', 'fp16', 'bf16'])
+    parser.add_argument('--device', default='auto', help='auto (cuda if available), cpu, cuda')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='model and input in torch.channels_last (NHWC)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help='torch CPU threads and ONNX Runtime intra-op threads')
     parser.add_argument('--part', choices=['model', 'backbone', 'both'], default='model')
     parser.add_argument('--warmup', type=int, default=5)
     parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--repeats', type=int, default=10)
-    return parser.parse_args()
+    parser.add_argument('--top1', nargs='+', default=[], metavar='NAME=VALUE',
+                        help='ImageNet top-1 for the plot, by row name or architecture')
+    parser.add_argument('--out-md', help='write the tables to this markdown file')
+    parser.add_argument('--out-json', help='write every row (with its timings) as JSON')
+    parser.add_argument('--plot', help='latency vs params / MACs / top-1 plot (PNG)')
+    return parser.parse_args(argv)
 
 
-def load_config(name: str):
-    from mmengine.config import Config
-    if '::' in name:
-        from mmengine.hub import get_config
-        return get_config(name)
-    return Config.fromfile(name)
+def parse_top1(items):
+    top1 = {}
+    for item in items:
+        name, sep, value = item.rpartition('=')
+        try:
+            top1[name] = float(value)
+        except ValueError:
+            sep = ''
+        if not sep or not name:
+            raise BenchmarkError(f'--top1 {item!r}: use NAME=VALUE, e.g. ghostnetv3-1.0x=77.1')
+    return top1
 
 
-def build_model(name: str, deploy: bool = False) -> Tuple[torch.nn.Module, str]:
-    """Builds the config's model without pretrained weights; returns it and its scope."""
-    from mmengine.registry import MODELS, DefaultScope
-
-    import mmghost  # noqa: F401  (registers the mmghost scope)
-    from mmghost import switch_to_deploy
-    cfg = load_config(name)
-    scope = cfg.get('default_scope', 'mmdet')
-    if cfg.model.get('backbone') is not None:
-        cfg.model.backbone.init_cfg = None
-    with DefaultScope.overwrite_default_scope(scope):
-        model = MODELS.build(cfg.model)
-    if deploy:
-        switch_to_deploy(model)
-    return model.eval(), scope
-
-
-def make_call(model: torch.nn.Module, part: str, batch: int,
-              shape: Tuple[int, int]) -> Callable[[], object]:
-    """A no-argument function running one inference of ``part`` on a fixed random input."""
-    h, w = shape
-    inputs = torch.randn(batch, 3, h, w)
-    if part == 'backbone':
-        return lambda: model.backbone(inputs)
-    try:
-        from mmdet.models.detectors import BaseDetector
-    except ImportError:  # mmdet is optional for classification users
-        BaseDetector = ()
-    if isinstance(model, BaseDetector):
-        from mmdet.structures import DetDataSample
-        meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w),
-                    batch_input_shape=(h, w), scale_factor=(1.0, 1.0))
-        samples = [DetDataSample(metainfo=meta) for _ in range(batch)]
-        return lambda: model.predict(inputs, samples)
-    return lambda: model(inputs, mode='tensor')
-
-
-def percentile(values: List[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
-
-
-def markdown_table(times: Dict[str, List[float]], params: Dict[str, int]) -> str:
-    keys = list(times)
-    ref = statistics.median(times[keys[0]])
-    lines = ['| model | params | median ms | p10-p90 ms | ratio to first |',
-             '|---|---|---|---|---|']
-    for k in keys:
-        med = statistics.median(times[k])
-        lines.append(f'| {k} | {params[k] / 1e6:.2f}M | {med:.1f} | '
-                     f'{percentile(times[k], 0.1):.1f}-{percentile(times[k], 0.9):.1f} | '
-                     f'{med / ref:.2f} |')
-    return '\n'.join(lines)
-
-
-def main():
-    from mmghost.utils.timing import time_interleaved
-    args = parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+def main(argv=None):
+    args = parse_args(argv)
     shape = (args.shape[0], args.shape[-1])
     parts = ['backbone', 'model'] if args.part == 'both' else [args.part]
-    models = {}
-    for spec in args.models:
-        name, _, form = spec.partition('@')
-        if form not in ('', 'deploy'):
-            raise SystemExit(f'unknown form {form!r} in {spec!r}; only "@deploy" is accepted')
-        label = name.split('/')[-1].replace('.py', '') + (' (deploy)' if form else '')
-        models[label] = build_model(name, deploy=bool(form))[0]
-    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, '
-          f'input {shape[0]}x{shape[1]}, {args.rounds} rounds x {args.repeats} calls')
-    for part in parts:
-        calls = {k: make_call(m, part, args.batch, shape) for k, m in models.items()}
-        params = {k: sum(p.numel() for p in (m.backbone if part == 'backbone' else m).parameters())
-                  for k, m in models.items()}
-        times = time_interleaved(calls, args.warmup, args.rounds, args.repeats)
-        print(f'\n{part} latency')
-        print(markdown_table(times, params))
+    try:
+        top1 = parse_top1(args.top1)
+        device = resolve_device(args.device)
+        rows = run_benchmark(args.models, parts, args.batch, args.dtype, shape, device,
+                             args.channels_last, args.threads, args.warmup, args.rounds,
+                             args.repeats, top1,
+                             log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    except BenchmarkError as e:
+        raise SystemExit(f'benchmark_latency: {e}')
+    threads = torch.get_num_threads()
+    header = (f'torch {torch.__version__}, device {device}, {threads} threads, '
+              f'input {shape[0]}x{shape[1]}, {args.rounds} rounds x {args.repeats} calls '
+              f'after {args.warmup} warm-up' + (', channels_last' if args.channels_last else ''))
+    text = report(rows, header)
+    print(text, end='')
+    if args.out_md:
+        with open(args.out_md, 'w') as f:
+            f.write(text)
+    if args.out_json:
+        meta = dict(torch=torch.__version__, device=device, threads=threads, shape=list(shape),
+                    batch=args.batch, dtype=args.dtype, channels_last=args.channels_last,
+                    warmup=args.warmup, rounds=args.rounds, repeats=args.repeats,
+                    models=args.models, part=args.part)
+        write_json(rows, args.out_json, meta)
+    if args.plot:
+        plot(rows, args.plot, title=f'{device}, {threads} threads, input {shape[0]}x{shape[1]}')
 
 
 if __name__ == '__main__':
