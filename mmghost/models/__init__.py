@@ -1,6 +1,7 @@
 from importlib.util import find_spec
 
 from .backbones import *  # noqa: F401,F403
+from .inference import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 
 if find_spec('mmpretrain') is not None:  # the KD classifier extends its ImageClassifier
