@@ -17,7 +17,8 @@ speed goals, each computed from this run only:
 "Ours, eager" is the shipped inference path, :func:`mmghost.optimize_for_inference` with
 NHWC weights and input (BN folded); plain ``switch_to_deploy`` in NCHW is listed too, and so
 is timm's deploy model in NHWC, so each effect can be read separately. The ONNX models are
-exported the same way (opset 17, static batch) and run with the same session options.
+exported by the same exporter (opset 17, static shape) and run with the same session
+options; ours is what ``tools/deployment/pytorch2onnx.py`` writes.
 Classifiers are timed whole (ImageNet head, 1000 classes), from random weights in eval mode.
 """
 import argparse
@@ -57,33 +58,28 @@ def build_ours(name: str) -> torch.nn.Module:
         return MODELS.build(cfg.model).eval()
 
 
-class Logits(torch.nn.Module):
-    """``model(x, mode='tensor')`` as a plain forward, for ONNX export."""
+def ort_call(model: torch.nn.Module, x: torch.Tensor, threads: int, tmpdir: str,
+             name: str) -> Callable[[], object]:
+    """Export ``model`` at ``x``'s static shape and return a call of its ORT session.
 
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        return self.model(x, mode='tensor')
-
-
-def ort_call(model: torch.nn.Module, x: torch.Tensor, threads: int,
-             tmpdir: str, name: str) -> Callable[[], object]:
-    import onnxruntime as ort
-    model.eval()  # the exporter restores the mode it found, for the whole module tree
+    mmghost models go through :func:`mmghost.utils.onnx.export_onnx` (what
+    tools/deployment/pytorch2onnx.py writes), timm's as they are; both run in
+    :func:`mmghost.utils.onnx.ort_session`.
+    """
+    from mmghost.utils.benchmark import export_onnx_minimal
+    from mmghost.utils.onnx import export_onnx, ort_session
     path = osp.join(tmpdir, name + '.onnx')
+    shape = tuple(x.shape[-2:])
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        torch.onnx.export(model, (x, ), path, dynamo=False, opset_version=17,
-                          input_names=['input'], output_names=['output'])
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    sess = ort.InferenceSession(path, opts, providers=['CPUExecutionProvider'])
-    feed = {'input': x.numpy()}
-    expected = model(x)
+        if hasattr(model, 'data_preprocessor'):
+            export_onnx(model, path, shape, dynamic_batch=False, batch_size=x.shape[0])
+            expected = model(x, mode='tensor')
+        else:
+            export_onnx_minimal(model, path, shape, batch_size=x.shape[0])
+            expected = model(x)
+    sess = ort_session(path, num_threads=threads)
+    feed = {sess.get_inputs()[0].name: x.numpy()}
     got = torch.from_numpy(sess.run(None, feed)[0])
     err = ((got - expected).abs().max() / expected.abs().max()).item()
     assert err < 1e-4, f'{name}: ONNX Runtime differs from PyTorch by {err:.2e} (relative)'
@@ -140,12 +136,7 @@ def main():
     tmp = tempfile.TemporaryDirectory()
     if not args.no_ort:
         with torch.no_grad():
-            ours_onnx = Logits(optimize_for_inference(copy.deepcopy(v3), split_ghost=True))
-            calls['ours V3 ONNX Runtime'] = ort_call(ours_onnx, x, args.threads, tmp.name,
-                                                     'ours')
-            plain = Logits(switch_to_deploy(copy.deepcopy(v3)))
-            calls['ours V3 ONNX Runtime (plain deploy graph)'] = ort_call(
-                plain, x, args.threads, tmp.name, 'ours_plain')
+            calls['ours V3 ONNX Runtime'] = ort_call(v3, x, args.threads, tmp.name, 'ours')
             if timm is not None:
                 calls['timm ghostnetv3_100 deploy, ONNX Runtime'] = ort_call(
                     t_v3d, x, args.threads, tmp.name, 'timm')

@@ -254,11 +254,10 @@ def make_call(model: nn.Module, part: str, batch: int, shape: Tuple[int, int],
 def export_onnx_minimal(model: nn.Module, path: str, shape: Tuple[int, int] = (224, 224),
                         dynamic_batch: bool = False, dynamic_hw: bool = False, opset: int = 17,
                         batch_size: int = 1) -> str:
-    """Export a plain ``tensor -> tensor(s)`` module to ONNX (TorchScript exporter).
+    """Export a plain ``tensor -> tensor(s)`` module (a timm model) to ONNX as it is.
 
-    ``shape`` is ``(H, W)``, traced at ``batch_size``. A stand-in, with the same argument
-    names, for ``mmghost.utils.onnx.export_onnx`` (which takes the OpenMMLab model itself and
-    ``backbone_only``); the one call to swap is in :func:`make_ort_call`.
+    ``shape`` is ``(H, W)``, traced at ``batch_size``. OpenMMLab models use
+    :func:`mmghost.utils.onnx.export_onnx` instead (see :func:`make_ort_call`).
     """
     model = model.eval()
     dummy = torch.randn(batch_size, 3, *shape)
@@ -291,21 +290,23 @@ def make_ort_call(model: nn.Module, part: str, batch: int, shape: Tuple[int, int
     if part == 'model' and is_detector(model):
         raise Unsupported('a detector\'s predict (box decoding, NMS) is not exported; '
                           'use --part backbone')
+    from .onnx import export_onnx, ort_session
     path = tempfile.NamedTemporaryFile(suffix='.onnx', dir=workdir, delete=False).name
     try:
-        export_onnx_minimal(part_module(model, part), path, shape, batch_size=batch)
+        if hasattr(model, 'data_preprocessor') or hasattr(model, 'out_indices'):
+            # OpenMMLab models go through the project's exporter (what
+            # tools/deployment/pytorch2onnx.py writes).
+            export_onnx(model.cpu().float(), path, shape, dynamic_batch=False,
+                        batch_size=batch, backbone_only=part == 'backbone')
+        else:  # timm and other plain modules, as they are
+            export_onnx_minimal(part_module(model, part), path, shape, batch_size=batch)
     except Exception as e:  # an op without an ONNX export
         raise Unsupported(f'ONNX export failed: {type(e).__name__}: {_first_line(e)}') from e
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     providers = ['CPUExecutionProvider']
     if str(device).startswith('cuda') and 'CUDAExecutionProvider' in ort.get_available_providers():
         providers.insert(0, 'CUDAExecutionProvider')
     try:
-        sess = ort.InferenceSession(path, so, providers=providers)
+        sess = ort_session(path, providers, threads)
     except Exception as e:  # noqa: BLE001  (an op ONNX Runtime cannot load)
         raise Unsupported(f'ONNX Runtime: {type(e).__name__}: {_first_line(e)}') from e
     feed = {sess.get_inputs()[0].name: np.random.randn(batch, 3, *shape).astype(np.float32)}

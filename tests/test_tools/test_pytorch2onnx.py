@@ -22,10 +22,11 @@ SIZES = [(64, 64), (97, 131), (65, 65), (33, 47), (131, 40)]
 RTOL = 1e-4
 
 
-def calibrated(model, size=96):
-    """Random BN statistics calibrated on 4 random images, so the deep maps keep a sane
-    scale (at 96 px the stride-32 maps are 3x3: enough samples per channel)."""
-    x = torch.randn(4, 3, size, size)
+def calibrated(model, size=128):
+    """Random BN statistics calibrated on 8 random images, so the deep maps keep a sane
+    scale (fewer samples leave near-zero variances that amplify float round-off, and then
+    the comparison would depend on the thread count's summation order)."""
+    x = torch.randn(8, 3, size, size)
     randomize_bn(model, inputs=lambda m: m(x, mode='tensor') if hasattr(m, 'head') else m(x))
     return model.eval()
 
