@@ -3,9 +3,11 @@
     python benchmarks/ghostnet_latency.py [--threads 2] [--batch 1] [--size 224]
                                           [--rounds 9] [--repeats 20] [--no-timm] [--no-ort]
 
-One process times every candidate in interleaved rounds (the machine is noisy, so drifts hit
-all alike) and prints medians, 10th-90th percentiles and the ratios behind the project's
-speed goals, each computed from this run only:
+One process times the candidates in interleaved rounds (the machine is noisy, so drifts hit
+all alike; PyTorch candidates and ONNX Runtime candidates in two groups, since the two
+runtimes' spinning thread pools slow each other down when alternated) and prints medians,
+10th-90th percentiles and the ratios behind the project's speed goals (of medians, and of
+10th percentiles, which noise inflates less), each computed from this run only:
 
 * GhostNetV3 deploy / GhostNetV3 training form (goal <= 0.40);
 * GhostNetV3 deploy / GhostNetV2-1.0x (goal <= 0.97);
@@ -133,17 +135,23 @@ def main():
             'timm repghostnet_100 deploy': lambda: t_rep(x),
             'timm mobilenetv3_large_100': lambda: t_mbv3(x),
         })
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    calls['matmul 2048^2 fp32'] = lambda: torch.mm(a, b)
+    # ONNX Runtime's thread pool and torch's OpenMP threads both spin-wait after a call, so
+    # alternating between the two runtimes on few cores slows both: each runtime's candidates
+    # are interleaved among themselves, the two groups one after the other.
+    ort_calls: Dict[str, Callable[[], object]] = {}
     tmp = tempfile.TemporaryDirectory()
     if not args.no_ort:
         with torch.no_grad():
-            calls['ours V3 ONNX Runtime'] = ort_call(v3, x, args.threads, tmp.name, 'ours')
+            ort_calls['ours V3 ONNX Runtime'] = ort_call(v3, x, args.threads, tmp.name, 'ours')
             if timm is not None:
-                calls['timm ghostnetv3_100 deploy, ONNX Runtime'] = ort_call(
+                ort_calls['timm ghostnetv3_100 deploy, ONNX Runtime'] = ort_call(
                     t_v3d, x, args.threads, tmp.name, 'timm')
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    calls['matmul 2048^2 fp32'] = lambda: torch.mm(a, b)
 
     times = time_interleaved(calls, args.warmup, args.rounds, args.repeats)
+    if ort_calls:
+        times.update(time_interleaved(ort_calls, args.warmup, args.rounds, args.repeats))
     med = {k: statistics.median(v) for k, v in times.items()}
     gflops = 2 * 2048**3 / (med['matmul 2048^2 fp32'] * 1e6)
     floor = 2 * macs * args.batch / (gflops * 1e6)
@@ -156,16 +164,19 @@ def main():
         s = sorted(v)
         print(f'| {k} | {med[k]:.2f} | {s[len(s) // 10]:.2f}-{s[(9 * len(s)) // 10]:.2f} |')
 
+    p10 = {k: sorted(v)[len(v) // 10] for k, v in times.items()}
+
     def ratio(num: str, den: str, goal: float, what: str) -> Optional[float]:
         if num not in med or den not in med:
             return None
         r = med[num] / med[den]
-        print(f'| {what} | {r:.2f} | <= {goal:.2f} | {"met" if r <= goal else "NOT met"} |')
+        print(f'| {what} | {r:.2f} | {p10[num] / p10[den]:.2f} | <= {goal:.2f} | '
+              f'{"met" if r <= goal else "NOT met"} |')
         return r
 
     deploy = 'ours V3 deploy (NCHW)'
     fast = 'ours V3 eager (inference form, NHWC)'
-    print('\n| ratio | measured | goal | |\n|---|---|---|---|')
+    print('\n| ratio | of medians | of p10s | goal (medians) | |\n|---|---|---|---|---|')
     ratio(deploy, 'ours V3 training form', 0.40, 'ours V3 deploy / ours V3 training form')
     ratio(fast, 'ours V3 training form', 0.40, 'ours V3 eager / ours V3 training form')
     ratio(deploy, 'timm ghostnetv2_100', 0.97, 'ours V3 deploy (NCHW) / timm ghostnetv2_100')
@@ -180,7 +191,8 @@ def main():
           'ours ORT / timm deploy ORT')
     if 'ours V3 ONNX Runtime' in med:
         r = med['ours V3 ONNX Runtime'] / floor
-        print(f'| ours ORT / FLOP floor | {r:.2f} | <= 2.00 | {"met" if r <= 2 else "NOT met"} |')
+        print(f'| ours ORT / FLOP floor | {r:.2f} | {p10["ours V3 ONNX Runtime"] / floor:.2f} | '
+              f'<= 2.00 | {"met" if r <= 2 else "NOT met"} |')
     tmp.cleanup()
 
 
