@@ -1,4 +1,5 @@
-"""The digits classification demo set: real scans, stratified held-out split, mmpretrain-readable."""
+"""The digits classification demo set: real scans, stratified held-out split, readable by
+mmpretrain."""
 import os
 import os.path as osp
 

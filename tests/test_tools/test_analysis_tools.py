@@ -22,15 +22,15 @@ def run(args):
     return proc.stdout
 
 
-def test_get_flops_reports_the_spec_params_in_both_forms():
+@pytest.mark.parametrize('config,family', [(V3, 'GhostNetV3'), (REP, 'RepGhostNet')])
+def test_get_flops_reports_the_spec_numbers_in_both_forms(config, family):
+    """Exactly the reference implementations' counts (spec), training and deploy form."""
     for deploy in (False, True):
-        out = run([osp.join(TOOLS, 'get_flops.py'), V3] + (['--deploy'] if deploy else []))
-        params = float(re.search(r'params ([\d.]+)M', out).group(1)) * 1e6
-        macs = float(re.search(r'MACs \(conv\+linear\) ([\d.]+)M', out).group(1)) * 1e6
-        want_params, want_macs = SPEC['GhostNetV3'][1.0][1::2] if deploy else \
-            SPEC['GhostNetV3'][1.0][0::2]
-        assert abs(params - want_params) <= 500, (out, want_params)  # printed to 1e3
-        assert abs(macs - want_macs) <= 0.01 * want_macs, (out, want_macs)
+        out = run([osp.join(TOOLS, 'get_flops.py'), config] + (['--deploy'] if deploy else []))
+        m = re.search(r'exact: ([\d,]+) params, ([\d,]+) MACs', out)
+        params, macs = (int(g.replace(',', '')) for g in m.groups())
+        train_p, deploy_p, train_m, deploy_m = SPEC[family][1.0]
+        assert (params, macs) == ((deploy_p, deploy_m) if deploy else (train_p, train_m)), out
 
 
 def _table(out, title):

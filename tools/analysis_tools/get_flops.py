@@ -50,7 +50,8 @@ def main():
     form = 'deploy' if args.deploy else 'train'
     print(f'{args.config} ({what}, {form} form, input {shape[0]}x{shape[1]}): '
           f'params {r["params"] / 1e6:.3f}M, MACs (conv+linear) {r["macs"] / 1e6:.1f}M, '
-          f'FlopAnalyzer total {r["total_flops"] / 1e6:.1f}M')
+          f'FlopAnalyzer total {r["total_flops"] / 1e6:.1f}M; exact: {r["params"]:,} params, '
+          f'{r["macs"]:,} MACs')
 
 
 if __name__ == '__main__':

@@ -1,7 +1,7 @@
 """An mmpretrain ImageClassifier trained with knowledge distillation from frozen teachers."""
 import copy
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -108,14 +108,15 @@ class KDImageClassifier(ImageClassifier):
 
     Args:
         teachers (list[dict]): Each ``dict(config, checkpoint=None, input_size=None,
-            mean=None, std=None, weight=1.0, strict=True, reparameterize=True)``: ``config`` is a model config
-            dict, a config file (``mmpretrain::`` names too) or an mmpretrain model name;
-            ``checkpoint`` a local file; ``input_size`` ``(H, W)`` resizes the student's
-            input (bilinear) for this teacher; ``mean``/``std`` re-normalize the input for it
-            (the student's preprocessor normalization is undone first); ``weight`` is its
-            share of an ensemble; ``reparameterize`` (default True) fuses a GhostNetV3 /
-            RepGhost teacher after loading (same logits, faster). A teacher-assistant chain is two runs: the TA distilled
-            from the teacher, then the student with the TA's checkpoint as its teacher.
+            mean=None, std=None, weight=1.0, strict=True, reparameterize=True)``: ``config``
+            is a model config dict, a config file (``mmpretrain::`` names too) or an
+            mmpretrain model name; ``checkpoint`` a local file; ``input_size`` ``(H, W)``
+            resizes the student's input (bilinear) for this teacher; ``mean``/``std``
+            re-normalize the input for it (the student's preprocessor normalization is
+            undone first); ``weight`` is its share of an ensemble; ``reparameterize``
+            (default True) fuses a GhostNetV3 / RepGhost teacher after loading (same
+            logits, faster). A teacher-assistant chain is two runs: the TA distilled from
+            the teacher, then the student with the TA's checkpoint as its teacher.
         alpha (float): Weight of the KD term, in [0, 1]. Defaults to 0.5.
         tau (float): Softmax temperature, > 0. Defaults to 1.0.
         **kwargs: ImageClassifier's arguments (backbone, neck, head, data_preprocessor, ...).

@@ -206,7 +206,6 @@ def test_a_teacher_with_other_classes_is_refused():
         model.loss(x, samples)
 
 
-
 def test_a_reparameterizable_teacher_is_fused_with_the_same_logits(tmp_path):
     from helpers import assert_close_rel, randomize_bn
     from mmengine.runner import save_checkpoint
