@@ -3,11 +3,11 @@
     python benchmarks/ghostnet_latency.py [--threads 2] [--batch 1] [--size 224]
                                           [--rounds 9] [--repeats 20] [--no-timm] [--no-ort]
 
-One process times the candidates in interleaved rounds (the machine is noisy, so drifts hit
-all alike; PyTorch candidates and ONNX Runtime candidates in two groups, since the two
-runtimes' spinning thread pools slow each other down when alternated) and prints medians,
-10th-90th percentiles and the ratios behind the project's speed goals (of medians, and of
-10th percentiles, which noise inflates less), each computed from this run only:
+One run times the candidates in interleaved rounds (the machine is noisy, so drifts hit all
+alike; ONNX Runtime candidates in a separate process without torch, whose spinning OpenMP
+threads slow ONNX Runtime down) and prints medians, 10th-90th percentiles and the ratios
+behind the project's speed goals (of medians, and of 10th percentiles, which noise inflates
+less), each computed from this run only:
 
 * GhostNetV3 deploy / GhostNetV3 training form (goal <= 0.40);
 * GhostNetV3 deploy / GhostNetV2-1.0x (goal <= 0.97);
@@ -19,8 +19,8 @@ runtimes' spinning thread pools slow each other down when alternated) and prints
 "Ours, eager" is the shipped inference path, :func:`mmghost.optimize_for_inference` with
 NHWC weights and input (BN folded); plain ``switch_to_deploy`` in NCHW is listed too, and so
 is timm's deploy model in NHWC, so each effect can be read separately. The ONNX models are
-exported by the same exporter (opset 17, static shape) and run with the same session
-options; ours is what ``tools/deployment/pytorch2onnx.py`` writes.
+exported by the same exporter (opset 17, static shape), checked against PyTorch, and run
+with the same session options; ours is what ``tools/deployment/pytorch2onnx.py`` writes.
 Classifiers are timed whole (ImageNet head, 1000 classes), from random weights in eval mode.
 """
 import argparse
@@ -60,32 +60,28 @@ def build_ours(name: str) -> torch.nn.Module:
         return MODELS.build(cfg.model).eval()
 
 
-def ort_call(model: torch.nn.Module, x: torch.Tensor, threads: int, tmpdir: str,
-             name: str) -> Callable[[], object]:
-    """Export ``model`` at ``x``'s static shape and return a call of its ORT session.
-
-    mmghost models go through :func:`mmghost.utils.onnx.export_onnx` (what
-    tools/deployment/pytorch2onnx.py writes), timm's as they are; both run in
-    :func:`mmghost.utils.onnx.ort_session`.
-    """
+def export_for_ort(model: torch.nn.Module, x: torch.Tensor, tmpdir: str, name: str) -> str:
+    """Export ``model`` at ``x``'s static shape, check ONNX Runtime against PyTorch, return
+    the file. mmghost models go through :func:`mmghost.utils.onnx.export_onnx` (what
+    tools/deployment/pytorch2onnx.py writes), timm's as they are."""
     from mmghost.utils.benchmark import export_onnx_minimal
-    from mmghost.utils.onnx import export_onnx, ort_session
+    from mmghost.utils.onnx import export_onnx
+    from mmghost.utils.ort_timing import ort_session
     path = osp.join(tmpdir, name + '.onnx')
-    shape = tuple(x.shape[-2:])
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         if hasattr(model, 'data_preprocessor'):
-            export_onnx(model, path, shape, dynamic_batch=False, batch_size=x.shape[0])
+            export_onnx(model, path, tuple(x.shape[-2:]), dynamic_batch=False,
+                        batch_size=x.shape[0])
             expected = model(x, mode='tensor')
         else:
-            export_onnx_minimal(model, path, shape, batch_size=x.shape[0])
+            export_onnx_minimal(model, path, tuple(x.shape[-2:]), batch_size=x.shape[0])
             expected = model(x)
-    sess = ort_session(path, num_threads=threads)
-    feed = {sess.get_inputs()[0].name: x.numpy()}
-    got = torch.from_numpy(sess.run(None, feed)[0])
+    sess = ort_session(path, num_threads=1)
+    got = torch.from_numpy(sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0])
     err = ((got - expected).abs().max() / expected.abs().max()).item()
     assert err < 1e-4, f'{name}: ONNX Runtime differs from PyTorch by {err:.2e} (relative)'
-    return lambda: sess.run(None, feed)
+    return path
 
 
 def main():
@@ -137,21 +133,22 @@ def main():
         })
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
     calls['matmul 2048^2 fp32'] = lambda: torch.mm(a, b)
-    # ONNX Runtime's thread pool and torch's OpenMP threads both spin-wait after a call, so
-    # alternating between the two runtimes on few cores slows both: each runtime's candidates
-    # are interleaved among themselves, the two groups one after the other.
-    ort_calls: Dict[str, Callable[[], object]] = {}
+    # ONNX Runtime candidates are timed in a fresh process without torch, whose spinning
+    # OpenMP threads would slow ORT down (mmghost.utils.ort_timing); each group is interleaved.
+    onnx_files: Dict[str, str] = {}
     tmp = tempfile.TemporaryDirectory()
     if not args.no_ort:
         with torch.no_grad():
-            ort_calls['ours V3 ONNX Runtime'] = ort_call(v3, x, args.threads, tmp.name, 'ours')
+            onnx_files['ours V3 ONNX Runtime'] = export_for_ort(v3, x, tmp.name, 'ours')
             if timm is not None:
-                ort_calls['timm ghostnetv3_100 deploy, ONNX Runtime'] = ort_call(
-                    t_v3d, x, args.threads, tmp.name, 'timm')
+                onnx_files['timm ghostnetv3_100 deploy, ONNX Runtime'] = export_for_ort(
+                    t_v3d, x, tmp.name, 'timm')
 
     times = time_interleaved(calls, args.warmup, args.rounds, args.repeats)
-    if ort_calls:
-        times.update(time_interleaved(ort_calls, args.warmup, args.rounds, args.repeats))
+    if onnx_files:
+        from mmghost.utils.ort_timing import time_onnx_in_subprocess
+        times.update(time_onnx_in_subprocess(onnx_files, args.threads, args.warmup,
+                                             args.rounds, args.repeats))
     med = {k: statistics.median(v) for k, v in times.items()}
     gflops = 2 * 2048**3 / (med['matmul 2048^2 fp32'] * 1e6)
     floor = 2 * macs * args.batch / (gflops * 1e6)

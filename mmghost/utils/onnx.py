@@ -46,6 +46,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 
+from .ort_timing import ort_session
+
 __all__ = [
     'OnnxExportModule', 'export_onnx', 'check_onnx', 'compare_onnx', 'ort_session',
     'read_metadata',
@@ -402,18 +404,6 @@ def _validate_input(x: torch.Tensor, meta: Dict[str, str]) -> None:
                          f'where PyTorch skips the average pool but the graph does not')
 
 
-def ort_session(path: str, providers=None, num_threads: Optional[int] = None):
-    """An ONNX Runtime session with all graph optimizations (NCHWc layout included),
-    ``num_threads`` intra-op threads (default: torch's) and one inter-op thread."""
-    import onnxruntime as ort
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.intra_op_num_threads = int(num_threads or torch.get_num_threads())
-    opts.inter_op_num_threads = 1
-    return ort.InferenceSession(path, sess_options=opts,
-                                providers=list(providers or ['CPUExecutionProvider']))
-
-
 @torch.no_grad()
 def compare_onnx(path: str,
                  model: nn.Module,
@@ -440,7 +430,7 @@ def compare_onnx(path: str,
     inputs = [inputs] if isinstance(inputs, torch.Tensor) else list(inputs)
     for x in inputs:
         _validate_input(x, meta)
-    sess = ort_session(path, providers, num_threads)
+    sess = ort_session(path, providers, num_threads or torch.get_num_threads())
     input_name = sess.get_inputs()[0].name
     records = []
     was_training = wrapper.net.training

@@ -1,25 +1,30 @@
 """Side-by-side timing for benchmarks: the machine is noisy, so candidates alternate."""
+import contextlib
 import time
 from typing import Callable, Dict, List, Optional
-
-import torch
 
 __all__ = ['time_interleaved']
 
 
 def time_interleaved(calls: Dict[str, Callable[[], object]], warmup: int = 2, rounds: int = 5,
-                     repeats: int = 5, inference: bool = True,
+                     repeats: int = 5, inference: Optional[bool] = True,
                      sync: Optional[Callable[[], None]] = None) -> Dict[str, List[float]]:
     """Milliseconds of every timed call per candidate.
 
     Each candidate is warmed up, then the candidates take turns: ``rounds`` times, each runs
     ``repeats`` timed calls, so drifts of the machine's speed hit all of them alike.
-    ``inference=False`` keeps autograd on (for training steps). ``sync`` (for example
-    ``torch.cuda.synchronize``) is called after the warm-up and right before and after every
-    timed call, so asynchronous devices are timed to the end of their work.
+    ``inference=False`` keeps autograd on (for training steps); ``inference=None`` times
+    calls that are not torch's (torch is then not imported, e.g. ONNX Runtime). ``sync``
+    (for example ``torch.cuda.synchronize``) is called after the warm-up and right before
+    and after every timed call, so asynchronous devices are timed to the end of their work.
     """
     times = {k: [] for k in calls}
-    with torch.inference_mode(inference):
+    if inference is None:
+        context = contextlib.nullcontext()
+    else:
+        import torch
+        context = torch.inference_mode(inference)
+    with context:
         for fn in calls.values():
             for _ in range(warmup):
                 fn()
