@@ -310,7 +310,12 @@ def make_ort_call(model: nn.Module, part: str, batch: int, shape: Tuple[int, int
     except Exception as e:  # noqa: BLE001  (an op ONNX Runtime cannot load)
         raise Unsupported(f'ONNX Runtime: {type(e).__name__}: {_first_line(e)}') from e
     feed = {sess.get_inputs()[0].name: np.random.randn(batch, 3, *shape).astype(np.float32)}
-    return (lambda: sess.run(None, feed)), sess.get_providers()[0]
+
+    def call():
+        return sess.run(None, feed)
+
+    call.onnx_path = path  # time_variants times CPU sessions in a torch-free process
+    return call, sess.get_providers()[0]
 
 
 # ---------------------------------------------------------------------------- complexity, top-1
@@ -538,12 +543,16 @@ def time_variants(variants: Sequence[Variant], parts: Sequence[str] = ('model', 
                   top1: Optional[Dict[str, float]] = None, log=None) -> List[dict]:
     """Time every variant x dtype, one interleaved table per part and batch size.
 
+    PyTorch rows are interleaved in this process; CPU ONNX Runtime rows are interleaved
+    among themselves in a fresh process without torch (:mod:`mmghost.utils.ort_timing`).
+
     Returns one dict per variant x dtype x batch x part with ``model, arch, spec, form, part,
     dtype, batch, device, channels_last, provider`` (ONNX Runtime's execution provider for
     ``ort`` rows, else None) ``, params, macs, status ('ok'/'unsupported'), reason,
     median_ms, p10_ms, p90_ms, ratio, top1, top1_source, times_ms``; ``ratio`` is the median
     over the median of the first ``ok`` row of the same part and batch.
     """
+    from mmghost.utils.ort_timing import time_onnx_in_subprocess
     from mmghost.utils.timing import time_interleaved
     for d in dtypes:
         if d not in DTYPES:
@@ -561,7 +570,7 @@ def time_variants(variants: Sequence[Variant], parts: Sequence[str] = ('model', 
             for batch in batches:
                 if log:
                     log(f'timing {part}, batch {batch}')
-                table, calls = [], {}
+                table, calls, ort_files = [], {}, {}
                 for v in variants:
                     for dt in dtypes:
                         t1, t1_src = lookup_top1(v.label, v.arch, top1)
@@ -592,11 +601,18 @@ def time_variants(variants: Sequence[Variant], parts: Sequence[str] = ('model', 
                                     sync()
                             except Exception as e:  # noqa: BLE001
                                 raise Unsupported(f'{type(e).__name__}: {_first_line(e)}')
-                            calls[len(table)] = fn
+                            if v.form == 'ort' and row['provider'] == 'CPUExecutionProvider':
+                                ort_files[str(len(table))] = fn.onnx_path
+                            else:
+                                calls[len(table)] = fn
                         except Unsupported as e:
                             row.update(status='unsupported', reason=str(e))
                         table.append(row)
                 times = time_interleaved(calls, warmup, rounds, repeats, sync=sync)
+                if ort_files:  # torch's spinning OpenMP threads would slow ORT down here
+                    ort_times = time_onnx_in_subprocess(ort_files, ort_threads, warmup, rounds,
+                                                        repeats)
+                    times.update({int(k): v for k, v in ort_times.items()})
                 ref = None
                 for i, row in enumerate(table):
                     if i in times:
