@@ -66,6 +66,7 @@ def trigger_visualization_hook(cfg, args):
 def main():
     args = parse_args()
     from mmghost.utils import setup_runtime
+    from mmghost.utils.dist import setup_cpu_distributed, teardown_distributed
     setup_runtime()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -89,6 +90,7 @@ def main():
             test_data_cfg = test_data_cfg['dataset']
         test_data_cfg.pipeline = cfg.tta_pipeline
 
+    setup_cpu_distributed(cfg)  # gloo DDP when launched without CUDA
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
 
     if args.out is not None:
@@ -101,6 +103,7 @@ def main():
             from mmengine.evaluator import DumpResults
             runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     metrics = runner.test()
+    teardown_distributed()
     return metrics
 
 

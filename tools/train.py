@@ -94,14 +94,17 @@ def merge_args(cfg, args):
 def main():
     args = parse_args()
     from mmghost.utils import setup_runtime
+    from mmghost.utils.dist import setup_cpu_distributed, teardown_distributed
     setup_runtime()
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
+    setup_cpu_distributed(cfg)  # gloo DDP when launched without CUDA
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
     runner.train()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -1,0 +1,90 @@
+"""tools/dist_train.sh on a CPU-only machine: 2 processes (torchrun, gloo) train exactly like
+1 process with the same global batch and seed.
+
+The comparison is made exact by removing what legitimately differs between the two: per-
+process BatchNorm statistics (GroupNorm instead; SyncBN needs CUDA) and dropout masks (each
+rank draws its own), so the check isolates data sharding, gradient averaging and the
+optimizer steps.
+"""
+import glob
+import os
+import os.path as osp
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SHAPES_CFG = osp.join(REPO, 'configs', 'classification', 'demo',
+                      'ghostnetv3-small_shapes-demo.py')
+
+pytestmark = pytest.mark.skipif(not torch.distributed.is_available(),
+                                reason='torch.distributed is not available')
+
+
+def _config(tmp_path):
+    from mmghost.datasets.demo_shapes import make_shape_classification
+    data = str(tmp_path / 'shapes')
+    make_shape_classification(data, num_train=64, num_val=32, size=32, seed=0)
+    cfg = tmp_path / 'tiny.py'
+    cfg.write_text(f"""
+_base_ = {SHAPES_CFG!r}
+model = dict(backbone=dict(widen_factor=0.5, norm_cfg=dict(type='GN', num_groups=1)),
+             head=dict(in_channels=80, mid_channels=[32], dropout_rate=0.0))
+_pipe = [dict(type='mmpretrain.LoadImageFromFile'), dict(type='mmpretrain.PackInputs')]
+train_dataloader = dict(batch_size=16, num_workers=0, persistent_workers=False,
+                        dataset=dict(data_root={data!r}, pipeline=_pipe))
+val_dataloader = dict(batch_size=16, num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root={data!r}))
+test_dataloader = val_dataloader
+train_cfg = dict(max_epochs=2, val_interval=2)
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
+randomness = dict(seed=0, deterministic=True)
+""")
+    return str(cfg)
+
+
+def _free_port() -> str:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return str(s.getsockname()[1])
+
+
+def _run(cmd, env=None):
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, **(env or {})))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc
+
+
+def test_two_cpu_processes_train_like_one(tmp_path):
+    cfg = _config(tmp_path)
+    one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
+    _run([sys.executable, 'tools/train.py', cfg, '--work-dir', one])
+    # Same global batch: 2 processes x 8 images.
+    _run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', two, '--cfg-options',
+          'train_dataloader.batch_size=8'], env=dict(PYTHON=sys.executable, PORT=_free_port()))
+    a = torch.load(osp.join(one, 'epoch_2.pth'), map_location='cpu',
+                   weights_only=False)['state_dict']
+    b = torch.load(osp.join(two, 'epoch_2.pth'), map_location='cpu',
+                   weights_only=False)['state_dict']
+    assert a.keys() == b.keys()
+    worst = max(((a[k] - b[k]).norm() / a[k].norm().clamp_min(1e-12)).item()
+                for k in a if a[k].is_floating_point())
+    assert worst < 1e-4, f'2-process weights differ from 1-process by {worst:.2e} (relative)'
+    # Only rank 0 writes: one log directory, one set of checkpoints.
+    assert len(glob.glob(osp.join(two, '2*', '*.log'))) == 1
+    assert sorted(osp.basename(p) for p in glob.glob(osp.join(two, '*.pth'))) == \
+        ['epoch_1.pth', 'epoch_2.pth']
+
+    # dist_test.sh: 2 processes evaluate the val split like 1 process does.
+    ckpt = osp.join(two, 'epoch_2.pth')
+    single = _run([sys.executable, 'tools/test.py', cfg, ckpt, '--work-dir', one])
+    double = _run(['bash', 'tools/dist_test.sh', cfg, ckpt, '2', '--work-dir', two],
+                  env=dict(PYTHON=sys.executable, PORT=_free_port()))
+    top1 = [re.findall(r'accuracy/top1: ([\d.]+)', p.stdout + p.stderr)[-1]
+            for p in (single, double)]
+    assert top1[0] == top1[1], top1
