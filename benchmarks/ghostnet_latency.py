@@ -50,14 +50,9 @@ def parse_args():
 
 
 def build_ours(name: str) -> torch.nn.Module:
-    from mmengine.config import Config
-    from mmengine.registry import MODELS, DefaultScope
-
-    import mmghost  # noqa: F401
+    from mmghost.utils.deploy import build_model, load_config
     root = osp.join(osp.dirname(osp.abspath(__file__)), '..')
-    cfg = Config.fromfile(osp.join(root, CONFIGS, name))
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        return MODELS.build(cfg.model).eval()
+    return build_model(load_config(osp.join(root, CONFIGS, name)))
 
 
 def export_for_ort(model: torch.nn.Module, x: torch.Tensor, tmpdir: str, name: str) -> str:

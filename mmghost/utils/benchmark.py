@@ -45,6 +45,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from .deploy import build_model as build_config_model
+from .deploy import det_samples, is_detector, load_config
+
 __all__ = [
     'BenchmarkError', 'Unsupported', 'ModelSpec', 'Variant', 'DTYPES', 'FORMS', 'TOP1',
     'parse_spec', 'model_label', 'load_config', 'build_model', 'to_deploy', 'is_detector',
@@ -110,14 +113,6 @@ def model_label(name: str) -> str:
     return re.sub(r'_\d+xb\d+.*$', '', stem)
 
 
-def load_config(name: str):
-    from mmengine.config import Config
-    if '::' in name:
-        from mmengine.hub import get_config
-        return get_config(name)
-    return Config.fromfile(name)
-
-
 def _import_timm(name: str):
     try:
         import timm
@@ -139,17 +134,11 @@ def build_model(name: str, deploy: bool = False) -> nn.Module:
         except RuntimeError as e:  # unknown model
             raise BenchmarkError(f'{name}: {e}') from e
     else:
-        from mmengine.registry import MODELS, DefaultScope
-
-        import mmghost.models  # noqa: F401  (registers the mmghost scope)
         cfg = load_config(name)
-        if cfg.model.get('backbone') is not None:
-            cfg.model.backbone.init_cfg = None
         for t in cfg.model.get('teachers', None) or []:  # KD: teachers' weights not needed
             if isinstance(t, dict) and t.get('checkpoint') and not osp.isfile(t['checkpoint']):
                 t['checkpoint'] = None
-        with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmdet')):
-            model = MODELS.build(cfg.model)
+        model = build_config_model(cfg)
     model.eval()
     return to_deploy(model, name) if deploy else model
 
@@ -163,21 +152,6 @@ def to_deploy(model: nn.Module, name: str = '') -> nn.Module:
         return timm.utils.reparameterize_model(model, inplace=True).eval()
     from mmghost import switch_to_deploy
     return switch_to_deploy(model).eval()
-
-
-def is_detector(model: nn.Module) -> bool:
-    try:
-        from mmdet.models.detectors import BaseDetector
-    except ImportError:  # mmdet is optional for classification users
-        return False
-    return isinstance(model, BaseDetector)
-
-
-def _det_samples(batch: int, h: int, w: int) -> list:
-    from mmdet.structures import DetDataSample
-    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), batch_input_shape=(h, w),
-                scale_factor=(1.0, 1.0))
-    return [DetDataSample(metainfo=meta) for _ in range(batch)]
 
 
 class _Part(nn.Module):
@@ -194,7 +168,7 @@ class _Part(nn.Module):
         if self.part == 'backbone':
             return m.backbone(x) if hasattr(m, 'backbone') else m.forward_features(x)
         if is_detector(m):
-            return m(x, _det_samples(x.shape[0], *x.shape[-2:]), mode='tensor')
+            return m(x, det_samples(x), mode='tensor')
         if hasattr(m, 'data_preprocessor'):
             return m(x, mode='tensor')
         return m(x)
@@ -241,7 +215,7 @@ def make_call(model: nn.Module, part: str, batch: int, shape: Tuple[int, int],
             return lambda: model.backbone(inputs)
         return lambda: model.forward_features(inputs)
     if is_detector(model):
-        samples = _det_samples(batch, h, w)
+        samples = det_samples(inputs)
         return lambda: model.predict(inputs, samples)
     if hasattr(model, 'data_preprocessor'):
         return lambda: model(inputs, mode='tensor')

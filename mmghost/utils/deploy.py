@@ -17,7 +17,7 @@ __all__ = [
     'load_config', 'default_scope', 'build_model', 'make_deploy_config',
     'pending_reparam_modules', 'reparameterizable_parts', 'load_weights', 'load_model',
     'load_deploy_form',
-    'is_detector', 'tensor_outputs', 'max_relative_difference', 'normalized_input',
+    'is_detector', 'det_samples', 'tensor_outputs', 'max_relative_difference', 'normalized_input',
     'CheckpointFormError'
 ]
 
@@ -235,7 +235,8 @@ def is_detector(model: nn.Module) -> bool:
         hasattr(model, 'rpn_head')
 
 
-def _det_samples(x: torch.Tensor) -> list:
+def det_samples(x: torch.Tensor) -> list:
+    """Data samples of a batch of unscaled, unpadded ``x.shape[-2:]`` images (detectors)."""
     from mmdet.structures import DetDataSample
     h, w = x.shape[-2:]
     meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), batch_input_shape=(h, w),
@@ -268,7 +269,7 @@ def tensor_outputs(model: nn.Module, x: torch.Tensor) -> List[torch.Tensor]:
         if getattr(model, 'with_rpn', False) or hasattr(model, 'roi_head'):
             feats = model.extract_feat(x)
             return _flatten(feats) + _flatten(model.rpn_head(feats))
-        return _flatten(model(x, _det_samples(x), mode='tensor'))
+        return _flatten(model(x, det_samples(x), mode='tensor'))
     return _flatten(model(x, mode='tensor'))
 
 

@@ -9,7 +9,7 @@ image through backbone + neck + head tensors (no post-processing).
 """
 import argparse
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def parse_args():
@@ -27,15 +27,14 @@ def measure(config, shape=(224, 224), deploy=False, backbone_only=False, cfg_opt
     from mmengine.registry import MODELS, DefaultScope
     from mmghost import switch_to_deploy
     from mmghost.utils.complexity import count_complexity
-    cfg = Config.fromfile(config) if isinstance(config, str) else config
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    cfg.model.backbone.init_cfg = None
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmdet')):
-        if backbone_only:
-            model = MODELS.build(cfg.model.backbone)
-        else:
-            model = MODELS.build(cfg.model)
+    from mmghost.utils.deploy import build_model, default_scope, load_config
+    cfg = load_config(config, cfg_options)
+    if backbone_only:
+        import mmghost.models  # noqa: F401  (registers the mmghost scope)
+        with DefaultScope.overwrite_default_scope(default_scope(cfg)):
+            model = MODELS.build(dict(cfg.model.backbone, init_cfg=None))
+    else:
+        model = build_model(cfg)
     if deploy:
         switch_to_deploy(model)
     r = count_complexity(model, shape)
