@@ -6,10 +6,11 @@ any other OpenMMLab scope) without ``custom_imports``: mmengine imports ``mmghos
 it meets the ``mmghost.`` prefix, and the registry imports ``mmghost.models`` on first lookup.
 """
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
 
-__all__ = ['MODELS', 'HOOKS']
+__all__ = ['MODELS', 'HOOKS', 'MODEL_WRAPPERS']
 
 #: Backbones, layers (Ghost modules, re-parameterizable blocks) and classifiers.
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmghost',
@@ -18,3 +19,7 @@ MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmghost',
 #: Runner hooks (``custom_hooks=[dict(type='mmghost.ChannelsLastHook')]``).
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmghost',
                  locations=['mmghost.engine'])
+
+#: Model wrappers (``mmghost.CPUDistributedDataParallel``: DDP with SyncBN over gloo on CPU).
+MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, scope='mmghost',
+                          locations=['mmghost.utils.dist'])

@@ -98,7 +98,7 @@ def main():
     setup_runtime()
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
-    setup_cpu_distributed(cfg)  # gloo DDP when launched without CUDA
+    setup_cpu_distributed(cfg)  # gloo DDP (and SyncBN) when launched without CUDA
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

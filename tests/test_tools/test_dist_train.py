@@ -2,9 +2,15 @@
 1 process with the same global batch and seed.
 
 The comparison is made exact by removing what legitimately differs between the two: per-
-process BatchNorm statistics (GroupNorm instead; SyncBN needs CUDA) and dropout masks (each
-rank draws its own), so the check isolates data sharding, gradient averaging and the
-optimizer steps.
+process BatchNorm statistics (GroupNorm, or SyncBN, which mmghost synchronizes over gloo on
+CPU) and dropout masks (each rank draws its own), so the check isolates data sharding,
+gradient averaging, BN synchronization and the optimizer steps.
+
+Tolerances, on the whole weight vector (relative L2): GroupNorm 1e-5 (4e-8 measured). With
+BatchNorm the forward pass itself sums in another order (per rank, then all-reduced), and BN
+training amplifies float round-off: two 1-process runs with 1 and 2 threads already differ
+by 2e-4 in the whole weight vector; SyncBN vs 1 process: 5e-5; plain per-process BN: 2.7e-2.
+So SyncBN is checked within 1e-3.
 """
 import glob
 import os
@@ -25,14 +31,14 @@ pytestmark = pytest.mark.skipif(not torch.distributed.is_available(),
                                 reason='torch.distributed is not available')
 
 
-def _config(tmp_path):
+def _config(tmp_path, norm):
     from mmghost.datasets.demo_shapes import make_shape_classification
     data = str(tmp_path / 'shapes')
     make_shape_classification(data, num_train=64, num_val=32, size=32, seed=0)
     cfg = tmp_path / 'tiny.py'
     cfg.write_text(f"""
 _base_ = {SHAPES_CFG!r}
-model = dict(backbone=dict(widen_factor=0.5, norm_cfg=dict(type='GN', num_groups=1)),
+model = dict(backbone=dict(widen_factor=0.5, norm_cfg={norm!r}),
              head=dict(in_channels=80, mid_channels=[32], dropout_rate=0.0))
 _pipe = [dict(type='mmpretrain.LoadImageFromFile'), dict(type='mmpretrain.PackInputs')]
 train_dataloader = dict(batch_size=16, num_workers=0, persistent_workers=False,
@@ -42,7 +48,9 @@ val_dataloader = dict(batch_size=16, num_workers=0, persistent_workers=False,
 test_dataloader = val_dataloader
 train_cfg = dict(max_epochs=2, val_interval=2)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
+optim_wrapper = dict(optimizer=dict(lr=0.01))
 randomness = dict(seed=0, deterministic=True)
+sync_bn = 'torch'  # only used by the distributed run
 """)
     return str(cfg)
 
@@ -60,8 +68,10 @@ def _run(cmd, env=None):
     return proc
 
 
-def test_two_cpu_processes_train_like_one(tmp_path):
-    cfg = _config(tmp_path)
+@pytest.mark.parametrize('norm', [dict(type='GN', num_groups=1), dict(type='BN')],
+                         ids=['GN', 'SyncBN'])
+def test_two_cpu_processes_train_like_one(tmp_path, norm):
+    cfg = _config(tmp_path, norm)
     one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
     _run([sys.executable, 'tools/train.py', cfg, '--work-dir', one])
     # Same global batch: 2 processes x 8 images.
@@ -72,9 +82,12 @@ def test_two_cpu_processes_train_like_one(tmp_path):
     b = torch.load(osp.join(two, 'epoch_2.pth'), map_location='cpu',
                    weights_only=False)['state_dict']
     assert a.keys() == b.keys()
-    worst = max(((a[k] - b[k]).norm() / a[k].norm().clamp_min(1e-12)).item()
-                for k in a if a[k].is_floating_point())
-    assert worst < 1e-4, f'2-process weights differ from 1-process by {worst:.2e} (relative)'
+    keys = [k for k in a if a[k].is_floating_point()]
+    va, vb = (torch.cat([sd[k].flatten() for k in keys]) for sd in (a, b))
+    diff = ((va - vb).norm() / va.norm()).item()
+    tol = 1e-5 if norm['type'] == 'GN' else 1e-3
+    print(f'{norm["type"]}: relative weight difference {diff:.2e}')
+    assert diff < tol, f'2-process weights differ from 1-process by {diff:.2e} (relative)'
     # Only rank 0 writes: one log directory, one set of checkpoints.
     assert len(glob.glob(osp.join(two, '2*', '*.log'))) == 1
     assert sorted(osp.basename(p) for p in glob.glob(osp.join(two, '*.pth'))) == \
