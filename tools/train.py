@@ -75,13 +75,6 @@ def merge_args(cfg, args):
             raise RuntimeError('--auto-scale-lr needs `auto_scale_lr = dict(enable=False, '
                                'base_batch_size=N)` in the config')
 
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
-
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None
@@ -95,9 +88,13 @@ def main():
     args = parse_args()
     from mmghost.utils import setup_runtime
     from mmghost.utils.dist import setup_cpu_distributed, teardown_distributed
+    from mmghost.utils.resume import setup_crash_safe_training
     setup_runtime()
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
+    # Atomic checkpoints, resume-exact random streams, stop on NaN/inf loss; --resume picks
+    # the newest complete checkpoint.
+    setup_crash_safe_training(cfg, resume=args.resume)
     setup_cpu_distributed(cfg)  # gloo DDP (and SyncBN) when launched without CUDA
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)

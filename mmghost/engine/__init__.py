@@ -1,3 +1,7 @@
-from .hooks import ChannelsLastHook
+from .hooks import ChannelsLastHook, FiniteLossHook, RandomStateHook
 
-__all__ = ['ChannelsLastHook']
+__all__ = ['ChannelsLastHook', 'FiniteLossHook', 'RandomStateHook']
+
+# Registers the 'mmghost_atomic_local' file backend that configs written by tools/train.py
+# name for their checkpoints, so they also work where mmghost.engine is all that got imported.
+from mmghost.utils import resume as _resume  # noqa: E402,F401

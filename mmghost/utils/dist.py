@@ -75,13 +75,23 @@ class CPUSyncBatchNorm(_BatchNorm):
         dims = [0] + list(range(2, input.dim()))
         shape = [1, channels] + [1] * (input.dim() - 2)
         x = input.float()
-        count = x.new_tensor([float(input.numel() // channels)])
-        # Two passes (mean, then centred squares) keep the variance accurate in float32.
-        total = _AllReduceSum.apply(torch.cat([x.sum(dims), count]), group)
-        n = total[-1]
-        mean = total[:channels] / n
+        n = input.numel() // channels
+        # One all-reduce of [count, sum, sum of squares] per layer (and one for the gradient);
+        # the squares are taken about the local mean and combined in float64 (Chan et al.'s
+        # parallel variance), which keeps the variance accurate.
+        local_sum = x.sum(dims)
+        local_mean = local_sum / n
+        local_dev = x - local_mean.view(shape)
+        local_sq = (local_dev * local_dev).sum(dims).double() + \
+            local_sum.double() * local_mean.double()
+        total = _AllReduceSum.apply(
+            torch.cat([local_sum.new_tensor([n], dtype=torch.float64), local_sum.double(),
+                       local_sq]), group)
+        count = total[0]
+        mean64 = total[1:channels + 1] / count
+        var = (total[channels + 1:] / count - mean64 * mean64).clamp_min(0).float()
+        mean = mean64.float()
         centred = x - mean.view(shape)
-        var = _AllReduceSum.apply((centred * centred).sum(dims), group) / n
         out = centred * torch.rsqrt(var + self.eps).view(shape)
         if self.affine:
             out = out * self.weight.view(shape) + self.bias.view(shape)
@@ -90,7 +100,7 @@ class CPUSyncBatchNorm(_BatchNorm):
                 self.num_batches_tracked.add_(1)
                 momentum = (1.0 / self.num_batches_tracked.item()
                             if self.momentum is None else self.momentum)
-                unbiased = var * (n / (n - 1).clamp_min(1))
+                unbiased = var * (count / (count - 1).clamp_min(1)).float()
                 self.running_mean.mul_(1 - momentum).add_(momentum * mean)
                 self.running_var.mul_(1 - momentum).add_(momentum * unbiased)
         return out.to(input.dtype)

@@ -1,3 +1,5 @@
 from .channels_last_hook import ChannelsLastHook
+from .finite_loss_hook import FiniteLossHook
+from .random_state_hook import RandomStateHook
 
-__all__ = ['ChannelsLastHook']
+__all__ = ['ChannelsLastHook', 'FiniteLossHook', 'RandomStateHook']
