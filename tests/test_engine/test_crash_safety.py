@@ -89,7 +89,7 @@ custom_hooks = [dict(type='KillAtIterHook', epoch=3, iter=2)]
 
 
 def test_diverging_run_stops_and_keeps_last_good_checkpoint(tmp_path):
-    cfg = _tiny_config(tmp_path, extra=f"""
+    cfg = _tiny_config(tmp_path, extra="""
 custom_imports = dict(imports=['fault_hooks'], allow_failed_imports=False)
 custom_hooks = [dict(type='PoisonAtIterHook', epoch=2, iter=2)]
 """)
