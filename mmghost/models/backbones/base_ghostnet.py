@@ -3,6 +3,7 @@ import math
 import numbers
 from typing import Dict, List, Optional, Sequence, Union
 
+import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
@@ -216,7 +217,24 @@ class BaseGhostNet(BaseModule):
         return False
 
     # ------------------------------------------------------------------ forward / train
+    def _check_input(self, x: Tensor) -> None:
+        name = type(self).__name__
+        if x.dim() != 4 or x.size(1) != self.conv_stem.in_channels:
+            raise ValueError(f'{name} expects N x {self.conv_stem.in_channels} x H x W images, '
+                             f'got a tensor of shape {tuple(x.shape)} (load grayscale/RGBA '
+                             f'images as 3-channel colour)')
+        stride = self.stage_strides[max(self.out_indices)]
+        if x.size(2) < stride or x.size(3) < stride:
+            raise ValueError(
+                f'{name} input is {x.size(2)}x{x.size(3)}, smaller than the total stride '
+                f'{stride} of its last output stage ({max(self.out_indices)}), whose map would be '
+                f'less than one {stride}x{stride} cell. Resize or pad inputs to at least '
+                f'{stride}x{stride} (or drop the deep stages from out_indices).')
+
     def forward(self, x: Tensor) -> tuple:
+        if not (torch.jit.is_tracing() or torch.jit.is_scripting()
+                or torch.onnx.is_in_onnx_export()):
+            self._check_input(x)
         x = self.act1(self.bn1(self.conv_stem(x)))
         outs = []
         for i, stage in enumerate(self.blocks):
@@ -268,8 +286,41 @@ class BaseGhostNet(BaseModule):
                     f'the weights are the training form of {name}, but the model is in '
                     f'deploy form: load them into a model built with deploy=False and call '
                     f'switch_to_deploy()')
+        if prefix + 'conv_stem.weight' in state_dict:
+            self._check_checkpoint_fits(
+                {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)})
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
                                       missing_keys, unexpected_keys, error_msgs)
+
+    def _check_checkpoint_fits(self, weights: dict) -> None:
+        """Refuse weights of another family or width with one message naming both.
+
+        mmengine loads ``load_from`` / ``init_cfg=Pretrained`` non-strictly: without this,
+        a checkpoint of another width only logs size mismatches and another family only
+        missing keys, and training starts from a half-initialized backbone.
+        """
+        from mmghost.utils.converters import (FAMILIES, ConversionError, _fmt_width,
+                                              _width_story, detect_layout)
+        name = type(self).__name__
+        ours = next((k for k, f in FAMILIES.items() if f.backbone == name), None)
+        try:
+            family, form = detect_layout(weights)
+        except ConversionError:
+            family, form = None, None
+        model = f'{name} {_fmt_width(self.widen_factor)}'
+        if ours is not None and family is not None and family != ours:
+            raise ValueError(f'the weights are {FAMILIES[family].backbone} ({form} form), but '
+                             f'the model is {model}: use a config of that family')
+        own = self.state_dict()
+        wrong = [(k, tuple(v.shape), tuple(own[k].shape)) for k, v in weights.items()
+                 if k in own and hasattr(v, 'shape') and tuple(v.shape) != tuple(own[k].shape)]
+        if wrong:
+            key, theirs, mine = wrong[0]
+            story = _width_story(weights, family or ours) if (family or ours) else 'other'
+            raise ValueError(f'the weights do not fit {model} ({self.arch!r} arch): they are '
+                             f'{story}; {len(wrong)} tensors differ in shape, e.g. {key} is '
+                             f'{theirs} in the weights and {mine} in the model. Set '
+                             f'widen_factor (and arch) to those of the checkpoint')
 
     def _fuse(self) -> None:
         """Fuse every re-parameterizable block (used by re-parameterizable subclasses)."""

@@ -93,14 +93,20 @@ def test_dfc_rule():
 
 
 @pytest.mark.parametrize('name', ['GhostNetV2', 'GhostNetV3'])
-@pytest.mark.parametrize('size', [(1, 1), (1, 7), (33, 17), (65, 31)])
+@pytest.mark.parametrize('size', [(32, 32), (32, 47), (33, 65), (65, 97)])
 def test_dfc_any_input_size(name, size):
-    """Non-square, odd and < 2 px maps at the deepest stages (reference code crashes)."""
+    """Non-square, odd and 1 px maps at the deepest stages (reference code crashes)."""
     model = CLASSES[name](widen_factor=0.5, out_indices=(9, )).eval()
     with torch.no_grad():
         out = model(torch.randn(1, 3, *size))[0]
     assert out.shape[-2:] == tuple(-(-s // 32) for s in size)
     assert torch.isfinite(out).all()
+    # Smaller than the total stride of the last output stage: one clear error.
+    with pytest.raises(ValueError, match=r'input is 31x47, smaller than the total stride 32'):
+        model(torch.randn(1, 3, 31, 47))
+    # Shallower outputs need less.
+    shallow = CLASSES[name](widen_factor=0.5, out_indices=(2, )).eval()
+    assert shallow(torch.randn(1, 3, 5, 9))[0].shape[-2:] == (2, 3)  # stride 4
 
 
 @pytest.mark.parametrize('name', ALL_BACKBONES)
