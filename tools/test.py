@@ -90,6 +90,14 @@ def main():
             test_data_cfg = test_data_cfg['dataset']
         test_data_cfg.pipeline = cfg.tta_pipeline
 
+    # One clear error for a missing/corrupt checkpoint, missing data or a class-count mismatch.
+    from mmghost.utils.preflight import check_data
+    from mmghost.utils.resume import checkpoint_problem
+    problem = checkpoint_problem(args.checkpoint)
+    if problem is not None:
+        raise ValueError(f'checkpoint {args.checkpoint!r}: {problem}; expected a checkpoint '
+                         f'written by torch.save (tools/train.py or a converter)')
+    check_data(cfg, splits=('test', ))
     setup_cpu_distributed(cfg)  # gloo DDP when launched without CUDA
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
 

@@ -88,6 +88,7 @@ def main():
     args = parse_args()
     from mmghost.utils import setup_runtime
     from mmghost.utils.dist import setup_cpu_distributed, teardown_distributed
+    from mmghost.utils.preflight import check_data
     from mmghost.utils.resume import setup_crash_safe_training
     setup_runtime()
     cfg = Config.fromfile(args.config)
@@ -95,6 +96,7 @@ def main():
     # Atomic checkpoints, resume-exact random streams, stop on NaN/inf loss; --resume picks
     # the newest complete checkpoint.
     setup_crash_safe_training(cfg, resume=args.resume)
+    check_data(cfg, splits=('train', 'val'))  # missing data / bad COCO JSON / class count
     setup_cpu_distributed(cfg)  # gloo DDP (and SyncBN) when launched without CUDA
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
