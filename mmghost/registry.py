@@ -8,9 +8,10 @@ it meets the ``mmghost.`` prefix, and the registry imports ``mmghost.models`` on
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import Registry
 
-__all__ = ['MODELS', 'HOOKS', 'MODEL_WRAPPERS']
+__all__ = ['MODELS', 'HOOKS', 'MODEL_WRAPPERS', 'OPTIM_WRAPPERS']
 
 #: Backbones, layers (Ghost modules, re-parameterizable blocks) and classifiers.
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmghost',
@@ -23,3 +24,7 @@ HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmghost',
 #: Model wrappers (``mmghost.CPUDistributedDataParallel``: DDP with SyncBN over gloo on CPU).
 MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, scope='mmghost',
                           locations=['mmghost.utils.dist'])
+
+#: Optimizer wrappers (``mmghost.CPUAmpOptimWrapper``: bf16 autocast on CPU, ``--amp``).
+OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope='mmghost',
+                          locations=['mmghost.engine'])

@@ -28,7 +28,9 @@ def parse_args():
         const='auto',
         help='resume from the given checkpoint, or from the latest checkpoint in the '
         'work_dir when no path is given')
-    parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: fp16 AMP with loss scaling on CUDA, bf16 '
+                        'autocast on CPU')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate with the total batch size')
     parser.add_argument('--no-validate', action='store_true',
@@ -57,15 +59,20 @@ def merge_args(cfg, args):
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
 
     if args.amp:
+        import torch
         optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim_wrapper == 'AmpOptimWrapper':
+        if optim_wrapper in ('AmpOptimWrapper', 'mmghost.CPUAmpOptimWrapper'):
             print_log('AMP training is already enabled in the config.', logger='current',
                       level=logging.WARNING)
-        else:
-            assert optim_wrapper == 'OptimWrapper', (
-                f'--amp needs an OptimWrapper, the config has {optim_wrapper}')
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        elif optim_wrapper != 'OptimWrapper':
+            raise ValueError(f'--amp needs optim_wrapper type OptimWrapper, the config has '
+                             f'{optim_wrapper}')
+        elif torch.cuda.is_available():
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'  # fp16 autocast + dynamic loss scale
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        else:  # mmengine's AmpOptimWrapper needs a GPU: bf16 autocast on CPU
+            cfg.optim_wrapper.type = 'mmghost.CPUAmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
 
     if args.auto_scale_lr:
         if 'auto_scale_lr' in cfg and 'enable' in cfg.auto_scale_lr and \
