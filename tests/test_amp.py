@@ -35,9 +35,8 @@ def _backbone(name, **kw):
     calib = torch.randn(16, 3, 32, 32, generator=g) if small else \
         torch.randn(8, 3, 128, 128, generator=g)
     randomize_bn(model, inputs=calib)
-    x = torch.randn(2, 3, 32, 40, generator=g) if small else torch.randn(2, 3, 96, 104,
-                                                                           generator=g)
-    return model, x
+    shape = (2, 3, 32, 40) if small else (2, 3, 96, 104)
+    return model, torch.randn(*shape, generator=g)
 
 
 def _check(outs, refs, first, last, what):
