@@ -101,3 +101,45 @@ def test_two_cpu_processes_train_like_one(tmp_path, norm):
     top1 = [re.findall(r'accuracy/top1: ([\d.]+)', p.stdout + p.stderr)[-1]
             for p in (single, double)]
     assert top1[0] == top1[1], top1
+
+
+FAKE_SRUN = r'''#!/usr/bin/env bash
+# Stands in for Slurm's srun on one machine: runs the command once per "node", in parallel.
+nodes=1
+while [[ $1 == -* ]]; do [[ $1 == --nodes=* ]] && nodes=${1#--nodes=}; shift; done
+pids=()
+for ((i = 0; i < nodes; i++)); do
+  SLURM_NODEID=$i SLURM_NNODES=$nodes SLURM_JOB_NODELIST=node[0-1] "$@" &
+  pids+=($!)
+done
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=$?; done
+exit $rc
+'''
+
+
+def test_slurm_script_trains_on_two_nodes(tmp_path):
+    """tools/slurm_train.sh: one torchrun per node, node 0 the rendezvous (Slurm faked by a
+    srun that starts both "nodes" here), trains like one process."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (bin_dir / 'srun').write_text(FAKE_SRUN)
+    (bin_dir / 'scontrol').write_text('#!/usr/bin/env bash\necho 127.0.0.1\n')
+    for tool in ('srun', 'scontrol'):
+        os.chmod(bin_dir / tool, 0o755)
+    cfg = _config(tmp_path, dict(type='GN', num_groups=1))
+    one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
+    _run([sys.executable, 'tools/train.py', cfg, '--work-dir', one])
+    proc = _run(['bash', 'tools/slurm_train.sh', cfg, '--work-dir', two, '--cfg-options',
+                 'train_dataloader.batch_size=8'],
+                env=dict(PYTHON=sys.executable, PORT=_free_port(), NNODES='2',
+                         NPROC_PER_NODE='1',
+                         PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}'))
+    assert 'GPU number: 2' in proc.stdout + proc.stderr  # mmengine's name for world size
+    a = torch.load(osp.join(one, 'epoch_2.pth'), map_location='cpu',
+                   weights_only=False)['state_dict']
+    b = torch.load(osp.join(two, 'epoch_2.pth'), map_location='cpu',
+                   weights_only=False)['state_dict']
+    keys = [k for k in a if a[k].is_floating_point()]
+    va, vb = (torch.cat([sd[k].flatten() for k in keys]) for sd in (a, b))
+    assert ((va - vb).norm() / va.norm()).item() < 1e-5
