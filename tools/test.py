@@ -93,7 +93,7 @@ def main():
     # One clear error for a missing/corrupt checkpoint, missing data or a class-count mismatch.
     from mmghost.utils.preflight import check_data
     from mmghost.utils.resume import checkpoint_problem
-    problem = checkpoint_problem(args.checkpoint)
+    problem = None if '://' in args.checkpoint else checkpoint_problem(args.checkpoint)
     if problem is not None:
         raise ValueError(f'checkpoint {args.checkpoint!r}: {problem}; expected a checkpoint '
                          f'written by torch.save (tools/train.py or a converter)')
