@@ -88,11 +88,11 @@ def test_detector_trains_under_cpu_bf16_autocast(config):
     from mmdet.registry import MODELS
     from mmdet.testing import demo_mm_inputs
     from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    init_default_scope('mmdet')
+    from mmengine.registry import DefaultScope
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'detection', config))
     cfg.model.backbone.init_cfg = None
-    model = MODELS.build(cfg.model)
+    with DefaultScope.overwrite_default_scope('mmdet'):  # not left behind for other tests
+        model = MODELS.build(cfg.model)
     model.train()
     torch.manual_seed(0)
     packed = demo_mm_inputs(2, [[3, 96, 128], [3, 128, 96]], num_items=[3, 2],

@@ -196,12 +196,12 @@ def coco_annotation_lacking_keys(tmp_path, coco_root):
 
 
 def _det_dataset(root, split='train', **pipeline_kw):
-    from mmengine.registry import DATASETS, init_default_scope
-    init_default_scope('mmdet')
+    from mmengine.registry import DATASETS, DefaultScope
     cfg = _det_cfg(root)[f'{split}_dataloader'].dataset
     cfg = copy.deepcopy(cfg)
     cfg.pipeline[0].update(pipeline_kw)
-    return DATASETS.build(cfg)
+    with DefaultScope.overwrite_default_scope('mmdet'):  # not left behind for other tests
+        return DATASETS.build(cfg)
 
 
 def _first_image(root, split='train'):

@@ -164,17 +164,25 @@ def dfc_input_sizes(model: nn.Module, shape: _Shape,
 
 def min_input_size(model: nn.Module, backbone_only: bool = False,
                    max_size: int = 4096) -> int:
-    """Smallest H (and W) for which every DFC gate's input is at least 2x2.
+    """Smallest H (and W) the exported graph is exact for and the model accepts.
 
-    A dynamic-H x W graph is exact from this size on (see the module docstring). Models
-    without DFC attention (GhostNet V1, RepGhostNet) return 1.
+    The larger of the backbone's total stride at its deepest output (smaller inputs are
+    refused) and, with DFC attention, the size from which every DFC gate's input is at least
+    2x2 (see the module docstring).
     """
+    from mmghost.models.backbones.base_ghostnet import BaseGhostNet
     wrapper = _as_export_module(model, backbone_only)
+    floor = max([m.stage_strides[max(m.out_indices)] for m in wrapper.modules()
+                 if isinstance(m, BaseGhostNet)] or [1])
     if not _dfc_modules(wrapper):
-        return 1
+        return floor
 
     def ok(s: int) -> bool:
-        return all(a >= 2 and b >= 2 for _, a, b in dfc_input_sizes(wrapper, s))
+        try:
+            sizes = dfc_input_sizes(wrapper, s)
+        except ValueError:  # below the backbone's total stride: refused, so not exportable
+            return False
+        return all(a >= 2 and b >= 2 for _, a, b in sizes)
 
     hi = 2
     while not ok(hi):
@@ -185,7 +193,7 @@ def min_input_size(model: nn.Module, backbone_only: bool = False,
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if ok(mid) else (mid, hi)
-    return hi
+    return max(hi, floor)
 
 
 def _preprocessor_metadata(model: nn.Module) -> Dict[str, str]:

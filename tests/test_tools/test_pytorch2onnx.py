@@ -118,13 +118,15 @@ def test_backbone_only_exports_one_named_output_per_out_index(tmp_path):
     backbone.train()  # compared in eval mode, handed back in train mode
     check_onnx(path, backbone, inputs, rtol=RTOL)
     assert backbone.training
-    # A RepGhostNet backbone (no DFC, no lower bound), static batch.
+    # A RepGhostNet backbone (no DFC: the lower bound is its total stride), static batch.
     rep = calibrated(build(dict(type='mmghost.RepGhostNet', widen_factor=0.5,
                                 out_indices=(4, 9))))
     path = str(tmp_path / 'rep.onnx')
     info = export_onnx(rep, path, shape=(32, 32), dynamic_batch=False, dynamic_hw=True)
-    assert info['min_input_size'] == 1 and info['output_names'] == ['stage4', 'stage9']
-    check_onnx(path, rep, [torch.randn(1, 3, 17, 23), torch.randn(1, 3, 32, 32)], rtol=RTOL)
+    assert info['min_input_size'] == 32 and info['output_names'] == ['stage4', 'stage9']
+    check_onnx(path, rep, [torch.randn(1, 3, 33, 47), torch.randn(1, 3, 32, 32)], rtol=RTOL)
+    with pytest.raises(ValueError, match='below the graph'):
+        check_onnx(path, rep, torch.randn(1, 3, 17, 23))
     with pytest.raises(ValueError, match='static batch of 1'):
         check_onnx(path, rep, torch.randn(2, 3, 32, 32))
 
