@@ -6,10 +6,14 @@ torch >= 2.6 loads with ``weights_only=True`` by default, and mmengine 0.10.7 ca
 ``weights_only`` off (which would execute arbitrary pickles), allowlist exactly the types
 mmengine writes into its checkpoints. Anything else stays refused by torch.
 """
+import os
+import os.path as osp
 import pickle
-from typing import List
+import tempfile
+from typing import Callable, List, Union
 
-__all__ = ['mmengine_safe_globals', 'allow_mmengine_checkpoints']
+__all__ = ['mmengine_safe_globals', 'allow_mmengine_checkpoints', 'atomic_write',
+           'save_atomic']
 
 
 def _history_buffer_getattr(obj, name: str):
@@ -55,3 +59,42 @@ def allow_mmengine_checkpoints() -> None:
     add = getattr(torch.serialization, 'add_safe_globals', None)
     if add is not None:
         add(mmengine_safe_globals())
+
+
+def atomic_write(filepath: str, data: Union[bytes, Callable]) -> None:
+    """Write ``filepath`` so that it is either complete or untouched (never half-written).
+
+    The content (``bytes``, or a callable given the open binary file) goes to a temporary
+    file in the same directory, is flushed to disk and renamed over ``filepath``; on any
+    failure the temporary file is removed and an existing ``filepath`` is left as it was.
+    """
+    directory = osp.dirname(osp.abspath(filepath))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(filepath)}.', suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            if callable(data):
+                data(f)
+            else:
+                f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filepath)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:  # pragma: no cover - directories cannot be opened on some systems
+        pass
+
+
+def save_atomic(obj, filepath: str) -> None:
+    """``torch.save(obj)`` to ``filepath`` through :func:`atomic_write`."""
+    import torch
+    atomic_write(filepath, lambda f: torch.save(obj, f))

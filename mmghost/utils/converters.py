@@ -31,7 +31,6 @@ import argparse
 import copy
 import glob
 import hashlib
-import os
 import os.path as osp
 import pickle
 import re
@@ -40,6 +39,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
+
+from .checkpoint import save_atomic
 
 __all__ = [
     'ConversionError', 'ConversionResult', 'FAMILIES', 'load_checkpoint_safely',
@@ -616,18 +617,6 @@ def _timm_available() -> bool:
     return True
 
 
-def _write_atomically(obj, dst: str) -> None:
-    folder = osp.dirname(osp.abspath(dst))
-    os.makedirs(folder, exist_ok=True)
-    tmp = osp.join(folder, f'.{osp.basename(dst)}.tmp{os.getpid()}')
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, dst)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
-
-
 def convert_checkpoint(src: str,
                        dst: str,
                        family: Optional[str] = None,
@@ -785,7 +774,7 @@ def convert_checkpoint(src: str,
         source_form=form, family=fam.backbone, width=float(width), form=out_form,
         num_classes=int(num_classes) if num_classes else None, backbone_only=bool(backbone_only),
         config=config, verify_max_rel_diff=max_diff)
-    _write_atomically({'meta': meta, 'state_dict': state_dict}, dst)
+    save_atomic({'meta': meta, 'state_dict': state_dict}, dst)
 
     how = (f"init_cfg=dict(type='Pretrained', checkpoint='{dst}', prefix='backbone.')"
            if backbone_only else (f'configs/{config}' if config else

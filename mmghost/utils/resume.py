@@ -5,55 +5,30 @@ records its name in ``work_dir/last_checkpoint``. A process killed in the middle
 truncated ``epoch_N.pth`` (and, when it overwrites an existing one, destroys the good copy),
 and ``--resume`` then fails deep inside ``torch.load``. Two independent guards:
 
-* :class:`AtomicLocalBackend` (file backend ``'mmghost_atomic_local'``) writes to a temporary
-  file in the same directory, flushes it to disk and renames it over the target: a checkpoint
-  file is either complete or absent. :func:`setup_crash_safe_training` makes it the default
-  for local checkpoint directories.
+* :class:`AtomicLocalBackend` (file backend ``'mmghost_atomic_local'``) writes through
+  :func:`mmghost.utils.checkpoint.atomic_write` (temporary file, flushed to disk, renamed over
+  the target): a checkpoint file is either complete or absent.
+  :func:`setup_crash_safe_training` makes it the default for local checkpoint directories.
 * :func:`find_resumable_checkpoint` verifies candidates before use (zip structure and every
   member's CRC, without unpickling) and falls back from ``last_checkpoint`` to the newest
   complete ``epoch_*.pth`` / ``iter_*.pth``, so files written by any backend are covered.
 """
 import glob
 import logging
-import os
 import os.path as osp
 import re
-import tempfile
 import zipfile
 from typing import List, Optional, Tuple
 
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import print_log
 
-__all__ = ['AtomicLocalBackend', 'atomic_write', 'checkpoint_problem',
+from .checkpoint import atomic_write
+
+__all__ = ['AtomicLocalBackend', 'checkpoint_problem',
            'find_resumable_checkpoint', 'setup_crash_safe_training']
 
 ATOMIC_BACKEND = 'mmghost_atomic_local'
-
-
-def atomic_write(data: bytes, filepath: str) -> None:
-    """Write ``data`` to ``filepath`` so that the file is either complete or untouched."""
-    directory = osp.dirname(osp.abspath(filepath))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(filepath)}.', suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, filepath)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:  # pragma: no cover - directories cannot be opened on some systems
-        pass
 
 
 @register_backend(ATOMIC_BACKEND)
@@ -65,10 +40,10 @@ class AtomicLocalBackend(LocalBackend):
     """
 
     def put(self, obj: bytes, filepath) -> None:
-        atomic_write(obj, str(filepath))
+        atomic_write(str(filepath), obj)
 
     def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
-        atomic_write(obj.encode(encoding), str(filepath))
+        atomic_write(str(filepath), obj.encode(encoding))
 
 
 def checkpoint_problem(path: str) -> Optional[str]:

@@ -26,7 +26,6 @@ import copy
 import os
 import os.path as osp
 import sys
-import tempfile
 
 import torch
 from mmengine.config import DictAction
@@ -60,22 +59,6 @@ def _log(msg: str) -> None:
     print(f'[reparameterize] {msg}', flush=True)
 
 
-def save_atomic(obj, path: str) -> None:
-    """``torch.save`` to a temporary file next to ``path``, then rename it into place."""
-    path = osp.abspath(path)
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', suffix='.tmp',
-                               dir=osp.dirname(path))
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def reparameterize(config: str, checkpoint: str, out: str, deploy_config=None,
                    shape=(224, 224), batch_size: int = 2, rtol: float = 1e-4,
                    cfg_options=None) -> float:
@@ -101,6 +84,7 @@ def reparameterize(config: str, checkpoint: str, out: str, deploy_config=None,
     """
     from mmghost import switch_to_deploy
     from mmghost.models.layers.reparam import is_deployed
+    from mmghost.utils.checkpoint import save_atomic
     from mmghost.utils.deploy import (CheckpointFormError, build_model, load_config,
                                       load_deploy_form, load_weights, make_deploy_config,
                                       max_relative_difference, normalized_input,
