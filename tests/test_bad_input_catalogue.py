@@ -195,6 +195,23 @@ def coco_annotation_lacking_keys(tmp_path, coco_root):
         check_data(_det_cfg(root))
 
 
+def test_large_coco_files_are_scanned_not_parsed(tmp_path, coco_root, monkeypatch):
+    """Above FULL_PARSE_BYTES the preflight scans for the keys; the same errors come out."""
+    import mmghost.utils.preflight as preflight
+    monkeypatch.setattr(preflight, 'FULL_PARSE_BYTES', 10)
+    root = _copy_coco(coco_root, tmp_path / 'c')
+    check_data(_det_cfg(root))  # complete files pass
+    path = root / 'annotations' / 'instances_val.json'
+    data = json.loads(path.read_text())
+    del data['categories']
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"lacks the COCO key\(s\) \['categories'\]"):
+        check_data(_det_cfg(root))
+    path.write_text('images,annotations,categories\n')
+    with pytest.raises(ValueError, match=r"is not a JSON object \(starts with b'images"):
+        check_data(_det_cfg(root))
+
+
 def _det_dataset(root, split='train', **pipeline_kw):
     from mmengine.registry import DATASETS, DefaultScope
     cfg = _det_cfg(root)[f'{split}_dataloader'].dataset

@@ -13,6 +13,9 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 __all__ = ['check_data', 'dataset_classes', 'model_num_classes']
 
 COCO_KEYS = ('images', 'annotations', 'categories')
+#: Annotation files up to this size are parsed; larger ones (COCO train2017: 448 MB, which
+#: mmdet parses anyway, on every rank) are scanned for their top-level keys instead.
+FULL_PARSE_BYTES = 64 << 20
 
 
 def _datasets(cfg) -> Iterator[dict]:
@@ -51,7 +54,32 @@ def _dataset_class(dataset: dict, scope: Optional[str] = None):
         return None
 
 
-def _check_coco_json(path: str, where: str) -> dict:
+def _scan_coco_json(path: str, where: str) -> None:
+    """Cheap check of a large annotation file: a JSON object naming every COCO key."""
+    found, tail, first = set(), b'', None
+    with open(path, 'rb') as f:
+        while len(found) < len(COCO_KEYS):
+            chunk = f.read(1 << 20)
+            if not chunk:
+                break
+            if first is None and chunk.strip():
+                first = chunk.lstrip()[:1]
+                if first != b'{':
+                    raise ValueError(f'{where}.ann_file {path!r} is not a JSON object (starts '
+                                     f'with {chunk.lstrip()[:20]!r}); expected a COCO '
+                                     f'annotation file with keys {list(COCO_KEYS)}')
+            window = tail + chunk
+            found.update(k for k in COCO_KEYS if f'"{k}"'.encode() in window)
+            tail = window[-32:]
+    missing = [k for k in COCO_KEYS if k not in found]
+    if missing:
+        raise ValueError(f'{where}.ann_file {path!r} lacks the COCO key(s) {missing}; '
+                         f'expected {list(COCO_KEYS)}')
+
+
+def _check_coco_json(path: str, where: str) -> None:
+    if osp.getsize(path) > FULL_PARSE_BYTES:
+        return _scan_coco_json(path, where)
     try:
         with open(path) as f:
             data = json.load(f)
@@ -66,7 +94,6 @@ def _check_coco_json(path: str, where: str) -> dict:
         found = sorted(data)[:8] if isinstance(data, dict) else type(data).__name__
         raise ValueError(f'{where}.ann_file {path!r} lacks the COCO key(s) {missing}: found '
                          f'{found}; expected {list(COCO_KEYS)}')
-    return data
 
 
 def dataset_classes(dataset: dict, scope: Optional[str] = None) -> Optional[Tuple[str, ...]]:

@@ -61,6 +61,16 @@ def _free_port() -> str:
         return str(s.getsockname()[1])
 
 
+def _weight_difference(one: str, two: str) -> float:
+    """Relative L2 distance of the final float state dicts of two work dirs."""
+    a, b = (torch.load(osp.join(d, 'epoch_2.pth'), map_location='cpu',
+                       weights_only=False)['state_dict'] for d in (one, two))
+    assert a.keys() == b.keys()
+    keys = [k for k in a if a[k].is_floating_point()]
+    va, vb = (torch.cat([sd[k].flatten() for k in keys]) for sd in (a, b))
+    return ((va - vb).norm() / va.norm()).item()
+
+
 def _run(cmd, env=None):
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600,
                           env=dict(os.environ, **(env or {})))
@@ -77,14 +87,7 @@ def test_two_cpu_processes_train_like_one(tmp_path, norm):
     # Same global batch: 2 processes x 8 images.
     _run(['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', two, '--cfg-options',
           'train_dataloader.batch_size=8'], env=dict(PYTHON=sys.executable, PORT=_free_port()))
-    a = torch.load(osp.join(one, 'epoch_2.pth'), map_location='cpu',
-                   weights_only=False)['state_dict']
-    b = torch.load(osp.join(two, 'epoch_2.pth'), map_location='cpu',
-                   weights_only=False)['state_dict']
-    assert a.keys() == b.keys()
-    keys = [k for k in a if a[k].is_floating_point()]
-    va, vb = (torch.cat([sd[k].flatten() for k in keys]) for sd in (a, b))
-    diff = ((va - vb).norm() / va.norm()).item()
+    diff = _weight_difference(one, two)
     tol = 1e-5 if norm['type'] == 'GN' else 1e-3
     print(f'{norm["type"]}: relative weight difference {diff:.2e}')
     assert diff < tol, f'2-process weights differ from 1-process by {diff:.2e} (relative)'
@@ -136,10 +139,4 @@ def test_slurm_script_trains_on_two_nodes(tmp_path):
                          NPROC_PER_NODE='1',
                          PATH=f'{bin_dir}{os.pathsep}{os.environ["PATH"]}'))
     assert 'GPU number: 2' in proc.stdout + proc.stderr  # mmengine's name for world size
-    a = torch.load(osp.join(one, 'epoch_2.pth'), map_location='cpu',
-                   weights_only=False)['state_dict']
-    b = torch.load(osp.join(two, 'epoch_2.pth'), map_location='cpu',
-                   weights_only=False)['state_dict']
-    keys = [k for k in a if a[k].is_floating_point()]
-    va, vb = (torch.cat([sd[k].flatten() for k in keys]) for sd in (a, b))
-    assert ((va - vb).norm() / va.norm()).item() < 1e-5
+    assert _weight_difference(one, two) < 1e-5
