@@ -27,11 +27,14 @@ def read_version():
 
 
 def read_requirements(name):
+    """The requirements of ``requirements/NAME`` (following ``-r other.txt`` lines)."""
     reqs = []
     with open(osp.join(HERE, 'requirements', name)) as f:
         for line in f:
             line = line.split('#', 1)[0].strip()
-            if line:
+            if line.startswith('-r '):
+                reqs += read_requirements(line[3:].strip())
+            elif line:
                 reqs.append(line)
     return reqs
 
@@ -64,7 +67,7 @@ def add_mim_extension():
 
 
 class BuildPyWithPth(build_py):
-    """Also put ``mmghost-mim.pth`` at the root of site-packages (see mmghost/_mim_hook.py)."""
+    """Also put ``mmghost-mim.pth`` at the root of site-packages (see mmghost/_import_hooks.py)."""
 
     def run(self):
         super().run()
@@ -83,7 +86,7 @@ if __name__ == '__main__':
         long_description_content_type='text/markdown',
         license='Apache-2.0',
         python_requires='>=3.8',
-        packages=find_packages(exclude=('configs', 'tools', 'tests', 'benchmarks')),
+        packages=find_packages(exclude=('configs', 'tools', 'tests', 'tests.*', 'benchmarks')),
         include_package_data=True,
         package_data={
             'mmghost': ['.mim/model-index.yml', '.mim/configs/**/*.py', '.mim/tools/**/*',
@@ -93,6 +96,9 @@ if __name__ == '__main__':
         extras_require={
             'mm': read_requirements('mminstall.txt'),
             'tests': read_requirements('tests.txt'),
+            'deploy': read_requirements('deploy.txt'),
+            'plot': read_requirements('plot.txt'),
+            'demo': read_requirements('demo.txt'),
             'optional': read_requirements('optional.txt'),
         },
         cmdclass={'build_py': BuildPyWithPth},

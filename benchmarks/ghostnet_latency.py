@@ -50,40 +50,29 @@ def parse_args():
 
 
 def build_ours(name: str) -> torch.nn.Module:
-    from mmghost.utils.deploy import build_model, load_config
+    from mmghost.models.utils import build_from_config, load_config
     root = osp.join(osp.dirname(osp.abspath(__file__)), '..')
-    return build_model(load_config(osp.join(root, CONFIGS, name)))
+    return build_from_config(load_config(osp.join(root, CONFIGS, name)))
 
 
 def export_for_ort(model: torch.nn.Module, x: torch.Tensor, tmpdir: str, name: str) -> str:
-    """Export ``model`` at ``x``'s static shape, check ONNX Runtime against PyTorch, return
-    the file. mmghost models go through :func:`mmghost.utils.onnx.export_onnx` (what
-    tools/deployment/pytorch2onnx.py writes), timm's as they are."""
-    from mmghost.utils.benchmark import export_onnx_minimal
-    from mmghost.utils.onnx import export_onnx
-    from mmghost.utils.ort_timing import ort_session
+    """Export ``model`` at ``x``'s static shape with the project's exporter (what
+    tools/deployment/pytorch2onnx.py writes; timm models as they are called), check ONNX
+    Runtime against PyTorch, return the file."""
+    from mmghost.deploy import check_onnx, export_onnx
     path = osp.join(tmpdir, name + '.onnx')
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        if hasattr(model, 'data_preprocessor'):
-            export_onnx(model, path, tuple(x.shape[-2:]), dynamic_batch=False,
-                        batch_size=x.shape[0])
-            expected = model(x, mode='tensor')
-        else:
-            export_onnx_minimal(model, path, tuple(x.shape[-2:]), batch_size=x.shape[0])
-            expected = model(x)
-    sess = ort_session(path, num_threads=1)
-    got = torch.from_numpy(sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0])
-    err = ((got - expected).abs().max() / expected.abs().max()).item()
-    assert err < 1e-4, f'{name}: ONNX Runtime differs from PyTorch by {err:.2e} (relative)'
+        export_onnx(model, path, tuple(x.shape[-2:]), dynamic_batch=False,
+                    batch_size=x.shape[0])
+    check_onnx(path, model, x, rtol=1e-4, num_threads=1)
     return path
 
 
 def main():
     args = parse_args()
     from mmghost import optimize_for_inference, switch_to_deploy
-    from mmghost.utils.complexity import count_complexity
-    from mmghost.utils.timing import time_interleaved
+    from mmghost.analysis import count_complexity, percentile, time_interleaved
     torch.set_num_threads(args.threads)
     cl = torch.channels_last
     x = torch.randn(args.batch, 3, args.size, args.size)
@@ -129,7 +118,8 @@ def main():
     a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
     calls['matmul 2048^2 fp32'] = lambda: torch.mm(a, b)
     # ONNX Runtime candidates are timed in a fresh process without torch, whose spinning
-    # OpenMP threads would slow ORT down (mmghost.utils.ort_timing); each group is interleaved.
+    # OpenMP threads would slow ORT down (mmghost.analysis.exported_timing); each group is
+    # interleaved.
     onnx_files: Dict[str, str] = {}
     tmp = tempfile.TemporaryDirectory()
     if not args.no_ort:
@@ -141,9 +131,9 @@ def main():
 
     times = time_interleaved(calls, args.warmup, args.rounds, args.repeats)
     if onnx_files:
-        from mmghost.utils.ort_timing import time_onnx_in_subprocess
-        times.update(time_onnx_in_subprocess(onnx_files, args.threads, args.warmup,
-                                             args.rounds, args.repeats))
+        from mmghost.analysis import time_exported_in_subprocess
+        times.update(time_exported_in_subprocess(onnx_files, args.threads, args.warmup,
+                                                 args.rounds, args.repeats))
     med = {k: statistics.median(v) for k, v in times.items()}
     gflops = 2 * 2048**3 / (med['matmul 2048^2 fp32'] * 1e6)
     floor = 2 * macs * args.batch / (gflops * 1e6)
@@ -153,10 +143,9 @@ def main():
           f'{floor:.2f} ms\n')
     print('| model | median ms | p10-p90 ms |\n|---|---|---|')
     for k, v in times.items():
-        s = sorted(v)
-        print(f'| {k} | {med[k]:.2f} | {s[len(s) // 10]:.2f}-{s[(9 * len(s)) // 10]:.2f} |')
+        print(f'| {k} | {med[k]:.2f} | {percentile(v, 0.1):.2f}-{percentile(v, 0.9):.2f} |')
 
-    p10 = {k: sorted(v)[len(v) // 10] for k, v in times.items()}
+    p10 = {k: percentile(v, 0.1) for k, v in times.items()}
 
     def ratio(num: str, den: str, goal: float, what: str) -> Optional[float]:
         if num not in med or den not in med:

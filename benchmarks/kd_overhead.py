@@ -7,7 +7,6 @@ and is skipped when absent) and their ``train_step`` is timed in interleaved rou
 same random batch; the ratio of the medians is the cost of distillation on this machine.
 """
 import argparse
-import os.path as osp
 import statistics
 
 import torch
@@ -27,17 +26,13 @@ def parse_args():
 
 
 def build(path):
-    from mmengine.config import Config
     from mmengine.optim import build_optim_wrapper
-    from mmengine.registry import MODELS, DefaultScope
+    from mmengine.registry import DefaultScope
 
-    import mmghost  # noqa: F401
-    cfg = Config.fromfile(path)
-    for t in cfg.model.get('teachers', []):
-        if t.get('checkpoint') and not osp.isfile(t['checkpoint']):
-            t['checkpoint'] = None  # timing only
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmpretrain')):
-        model = MODELS.build(cfg.model)
+    from mmghost.models.utils import build_from_config, default_scope, load_config
+    cfg = load_config(path)
+    model = build_from_config(cfg)  # a teacher checkpoint that is absent is not needed here
+    with DefaultScope.overwrite_default_scope(default_scope(cfg)):
         wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     return model.train(), wrapper, cfg.model.head.num_classes
 
@@ -52,7 +47,7 @@ def main():
                             for _ in range(args.batch)],
                     data_samples=[DataSample().set_gt_label(i % n) for i in range(args.batch)])
         runs[name] = (model, wrapper, data)
-    from mmghost.utils.timing import time_interleaved
+    from mmghost.analysis import time_interleaved
     calls = {k: (lambda m=m, w=w, d=d: m.train_step(d, w)) for k, (m, w, d) in runs.items()}
     times = time_interleaved(calls, warmup=1, rounds=args.rounds, repeats=args.repeats,
                              inference=False)

@@ -1,8 +1,8 @@
 """mmghost: the GhostNet family (V1, V2, V3, RepGhost, V3-Small) for OpenMMLab."""
-from ._mim_hook import install as _install_mim_hook
+from ._import_hooks import install as _install_import_hooks
 from .version import __version__
 
-_install_mim_hook()  # `_base_ = 'mmghost::...'` in configs
+_install_import_hooks()  # `mmghost::` configs, mmengine checkpoints on torch >= 2.6
 
 __all__ = ['__version__', 'switch_to_deploy', 'optimize_for_inference']
 
@@ -13,6 +13,6 @@ def __getattr__(name):
         from .models.layers.reparam import switch_to_deploy
         return switch_to_deploy
     if name == 'optimize_for_inference':
-        from .models.inference import optimize_for_inference
+        from .deploy.inference_form import optimize_for_inference
         return optimize_for_inference
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -7,8 +7,9 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmghost.models.backbones.base_ghostnet import BaseGhostNet
 
-# Reference numbers (../shared/spec/ghostnet_family.md §2.3, §3, §4.6, §5.4, §6, App. B):
-# ImageNet classifiers at 1000 classes (224x224); GhostNetV3-Small at 10 classes (32x32).
+# Reference numbers (analytic counts from the reference code, equal to timm's published
+# parameter counts; independent of mmghost.families): ImageNet classifiers at 1000 classes
+# (224x224); GhostNetV3-Small at 10 classes (32x32).
 # name: {width: (train params, deploy params, train MACs, deploy MACs)}
 SPEC = {
     'GhostNet': {
@@ -61,7 +62,7 @@ def classifier_cfg(backbone: str, widen_factor: float, deploy: bool = False, **k
               out_indices=(7, ) if small else (9, ), **kwargs)
     if deploy:
         bb['deploy'] = True
-    from mmghost.models.layers import make_divisible
+    from mmghost.families import make_divisible
     last = 160 if small else 960
     return dict(
         type='mmpretrain.ImageClassifier',
@@ -123,6 +124,50 @@ def randomize_bn(model: nn.Module, seed: int = 0, inputs=None) -> nn.Module:
                 std = m.running_var.clamp_min(1e-6).sqrt()
                 m.running_mean.add_(torch.randn(c, generator=g) * 0.1 * std)
                 m.running_var.mul_(torch.rand(c, generator=g) * 0.7 + 0.7)
+    return model
+
+
+@torch.no_grad()
+def calibrate_bn(model: nn.Module, run) -> nn.Module:
+    """BN running statistics set to the batch statistics of ``run(model)`` (train mode, one
+    cumulative pass), then eval mode: a random network that keeps its scale on new inputs of the
+    same distribution."""
+    bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    run(model)
+    for m in bns:
+        m.momentum = 0.1
+    return model.eval()
+
+
+@torch.no_grad()
+def normalize_outputs(model: nn.Module, run, modules, std: float = 1.0) -> nn.Module:
+    """Scale each conv of ``modules`` (in order) so that its output has standard deviation
+    ``std`` when ``run(model)`` runs (the largest over the calls of a conv shared by several
+    inputs, such as a detection head's levels): a data-dependent init, so that a random
+    network's activations neither vanish nor explode and its outputs are spread, without
+    ties."""
+    for module in modules:
+        seen = []
+        hook = module.register_forward_hook(lambda m, i, o: seen.append(o.detach().std()))
+        try:
+            run(model)
+        finally:
+            hook.remove()
+        module.weight.mul_(std / max(float(torch.stack(seen).max()), 1e-12))
+        if module.bias is not None:
+            module.bias.zero_()
+    return model
+
+
+def timm_model(timm, name: str, seed: int = 0, deploy: bool = False) -> nn.Module:
+    """A timm model with random weights and random BN statistics, in eval mode."""
+    model = randomize_bn(timm.create_model(name, pretrained=False), seed=seed).eval()
+    if deploy:
+        model.convert_to_deploy()
     return model
 
 

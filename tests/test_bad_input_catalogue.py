@@ -16,7 +16,7 @@ import torch
 from mmengine.config import Config
 
 import mmghost.models as M
-from mmghost.utils.preflight import check_data
+from mmghost.engine.preflight import check_data
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO_DET = osp.join(REPO, 'configs', 'detection', 'demo', 'retinanet_ghostv3_demo.py')
@@ -111,14 +111,14 @@ def checkpoint_of_another_width(tmp_path):
 
 @case
 def truncated_checkpoint(tmp_path):
-    from mmghost.utils.converters import load_checkpoint_safely
+    from mmghost.checkpoint import load_checkpoint_safely
     path = tmp_path / 'ghostnetv3.pth'
     torch.save({'state_dict': M.GhostNetV3Small().state_dict()}, path)
     data = path.read_bytes()
     path.write_bytes(data[:len(data) * 2 // 3])
     with pytest.raises(ValueError, match=r'ghostnetv3\.pth'):
         load_checkpoint_safely(str(path))
-    from mmghost.utils.resume import checkpoint_problem
+    from mmghost.engine.crash_safety import checkpoint_problem
     assert 'truncated' in checkpoint_problem(str(path))
 
 
@@ -134,8 +134,8 @@ class _Payload:
 def checkpoint_needing_arbitrary_unpickling(tmp_path):
     from mmengine.runner import load_checkpoint
 
-    from mmghost.utils import setup_runtime
-    setup_runtime()
+    from mmghost.checkpoint import allow_mmengine_checkpoints
+    allow_mmengine_checkpoints()  # what `import mmghost` installs: it must not let this in
     marker = tmp_path / 'pwned'
     path = tmp_path / 'evil.pth'
     with open(path, 'wb') as f:
@@ -197,7 +197,7 @@ def coco_annotation_lacking_keys(tmp_path, coco_root):
 
 def test_large_coco_files_are_scanned_not_parsed(tmp_path, coco_root, monkeypatch):
     """Above FULL_PARSE_BYTES the preflight scans for the keys; the same errors come out."""
-    import mmghost.utils.preflight as preflight
+    import mmghost.engine.preflight as preflight
     monkeypatch.setattr(preflight, 'FULL_PARSE_BYTES', 10)
     root = _copy_coco(coco_root, tmp_path / 'c')
     check_data(_det_cfg(root))  # complete files pass
@@ -323,11 +323,39 @@ def num_classes_mismatch_between_model_and_dataset(tmp_path, coco_root):
 
 
 # ----------------------------------------------------------------- knowledge distillation
+def _swap_into_r18_retinanet(**backbone):
+    """A user config: mmdet's RetinaNet-R18 with GhostNetV3 swapped in, the neck left as is."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'detection', 'retinanet_ghostv3.py'))
+    cfg.model.neck.in_channels = [64, 128, 256, 512]
+    cfg.model.backbone.update(init_cfg=None, **backbone)
+    return cfg
+
+
+@case
+def neck_channels_do_not_fit_the_backbone(tmp_path):
+    from mmghost.engine.preflight import check_neck
+    with pytest.raises(ValueError, match=r'model.neck.in_channels=\[64, 128, 256, 512\] do not fit '
+                       r'model.backbone \(GhostNetV3 1.0x, out_indices=\(2, 4, 6, 9\)\), which '
+                       r'outputs \[24, 40, 112, 960\] channels; set '
+                       r'model.neck.in_channels=\[24, 40, 112, 960\]'):
+        check_neck(_swap_into_r18_retinanet())
+
+
+@case
+def fewer_backbone_outputs_than_neck_inputs(tmp_path):
+    from mmghost.engine.preflight import check_neck
+    with pytest.raises(ValueError, match=r'model.neck \(FPN\) takes 4 inputs, in_channels=\[64, '
+                       r'128, 256, 512\], but model.backbone \(GhostNetV3 1.0x\) returns 3 '
+                       r'\(out_indices=\(4, 6, 9\), channels \[40, 112, 960\]\); choose 4 '
+                       r'out_indices, or set model.neck.in_channels=\[40, 112, 960\]'):
+        check_neck(_swap_into_r18_retinanet(out_indices=(4, 6, 9)))
+
+
 def _kd_build(alpha=0.5, tau=1.0, teacher_classes=10):
     from mmengine.registry import MODELS, DefaultScope
 
     def net(num_classes, width):
-        from mmghost.models.layers import make_divisible
+        from mmghost.families import make_divisible
         return dict(type='mmpretrain.ImageClassifier',
                     backbone=dict(type='mmghost.GhostNetV3Small', widen_factor=width),
                     neck=dict(type='mmpretrain.GlobalAveragePooling'),

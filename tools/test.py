@@ -12,6 +12,8 @@ from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from mmghost.models.utils import is_detector
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
@@ -36,38 +38,11 @@ def parse_args():
     return args
 
 
-def _is_detection(cfg) -> bool:
-    return cfg.get('default_scope', None) == 'mmdet' or 'Det' in str(
-        cfg.get('default_hooks', {}).get('visualization', {}).get('type', ''))
-
-
-def trigger_visualization_hook(cfg, args):
-    hooks = cfg.default_hooks
-    if 'visualization' not in hooks:
-        raise RuntimeError('--show/--show-dir need a `visualization` hook in default_hooks')
-    vis = hooks['visualization']
-    if _is_detection(cfg):  # mmdet's DetVisualizationHook
-        vis['draw'] = True
-        if args.show:
-            vis['show'] = True
-            vis['wait_time'] = args.wait_time
-        if args.show_dir:
-            vis['test_out_dir'] = args.show_dir
-    else:  # mmpretrain's VisualizationHook
-        vis['enable'] = True
-        if args.show:
-            vis['show'] = True
-            vis['wait_time'] = args.wait_time
-        if args.show_dir:
-            vis['out_dir'] = args.show_dir
-    return cfg
-
-
 def main():
     args = parse_args()
-    from mmghost.utils import setup_runtime
-    from mmghost.utils.dist import setup_cpu_distributed, teardown_distributed
-    setup_runtime()
+    from mmghost.engine import (check_data, check_neck, checkpoint_problem,
+                                enable_visualization, setup_cpu_distributed,
+                                teardown_distributed)
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -79,7 +54,7 @@ def main():
     cfg.load_from = args.checkpoint
 
     if args.show or args.show_dir:
-        cfg = trigger_visualization_hook(cfg, args)
+        enable_visualization(cfg, args.show, args.show_dir, args.wait_time)
 
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
@@ -91,20 +66,19 @@ def main():
         test_data_cfg.pipeline = cfg.tta_pipeline
 
     # One clear error for a missing/corrupt checkpoint, missing data or a class-count mismatch.
-    from mmghost.utils.preflight import check_data
-    from mmghost.utils.resume import checkpoint_problem
     problem = None if '://' in args.checkpoint else checkpoint_problem(args.checkpoint)
     if problem is not None:
         raise ValueError(f'checkpoint {args.checkpoint!r}: {problem}; expected a checkpoint '
                          f'written by torch.save (tools/train.py or a converter)')
     check_data(cfg, splits=('test', ))
+    check_neck(cfg)
     setup_cpu_distributed(cfg)  # gloo DDP when launched without CUDA
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
 
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out must be a .pkl/.pickle file, got {args.out}')
-        if _is_detection(cfg):
+        if is_detector(cfg):
             from mmdet.evaluation import DumpDetResults
             runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
         else:

@@ -93,17 +93,15 @@ def merge_args(cfg, args):
 
 def main():
     args = parse_args()
-    from mmghost.utils import setup_runtime
-    from mmghost.utils.dist import setup_cpu_distributed, teardown_distributed
-    from mmghost.utils.preflight import check_data
-    from mmghost.utils.resume import setup_crash_safe_training
-    setup_runtime()
+    from mmghost.engine import (check_data, check_neck, setup_cpu_distributed,
+                                setup_crash_safe_training, teardown_distributed)
     cfg = Config.fromfile(args.config)
     cfg = merge_args(cfg, args)
     # Atomic checkpoints, resume-exact random streams, stop on NaN/inf loss; --resume picks
     # the newest complete checkpoint.
     setup_crash_safe_training(cfg, resume=args.resume)
     check_data(cfg, splits=('train', 'val'))  # missing data / bad COCO JSON / class count
+    check_neck(cfg)  # a neck that does not fit the backbone's outputs
     setup_cpu_distributed(cfg)  # gloo DDP (and SyncBN) when launched without CUDA
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)

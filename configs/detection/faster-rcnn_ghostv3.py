@@ -1,7 +1,7 @@
 # Faster R-CNN with a GhostNetV3 1.0x backbone, FPN (strides 4-32), 1x schedule on COCO.
 _base_ = 'mmdet::faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py'
 
-pretrained = 'checkpoints/ghostnetv3-1.0x_in1k.pth'
+pretrained = 'mmghost://ghostnetv3-1.0x_3rdparty_in1k'  # the authors' EMA weights, 77.1% top-1
 model = dict(
     backbone=dict(
         _delete_=True,

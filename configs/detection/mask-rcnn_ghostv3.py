@@ -1,7 +1,7 @@
 # Mask R-CNN with a GhostNetV3 1.0x backbone, FPN, 1x schedule on COCO (bbox + segm).
 _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
 
-pretrained = 'checkpoints/ghostnetv3-1.0x_in1k.pth'
+pretrained = 'mmghost://ghostnetv3-1.0x_3rdparty_in1k'  # the authors' EMA weights, 77.1% top-1
 model = dict(
     backbone=dict(
         _delete_=True,

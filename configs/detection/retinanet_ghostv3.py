@@ -1,10 +1,11 @@
 # RetinaNet with a GhostNetV3 1.0x backbone, FPN, 1x schedule on COCO.
 # Taps: blocks.2/4/6/9 (strides 4/8/16/32, channels 24/40/112/960); FPN starts at stride 8
-# as in mmdet's RetinaNet. The backbone starts from an ImageNet checkpoint at a local path
-# (see README "Pretrained backbones"); set `init_cfg=None` to train from scratch.
+# as in mmdet's RetinaNet. The backbone starts from the published ImageNet weights
+# (mmghost://NAME: downloaded once, converted on load; see docs/model_zoo.md); set
+# `init_cfg=None` to train from scratch.
 _base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
 
-pretrained = 'checkpoints/ghostnetv3-1.0x_in1k.pth'
+pretrained = 'mmghost://ghostnetv3-1.0x_3rdparty_in1k'  # the authors' EMA weights, 77.1% top-1
 model = dict(
     backbone=dict(
         _delete_=True,

@@ -4,5 +4,5 @@ model = dict(
     backbone=dict(
         type='mmghost.RepGhostNet',
         widen_factor=1.3,
-        init_cfg=dict(checkpoint='checkpoints/repghostnet-1.3x_in1k.pth')),
+        init_cfg=dict(checkpoint='mmghost://repghostnet-1.3x_3rdparty_in1k')),
     neck=dict(in_channels=[32, 52, 144, 1248]))

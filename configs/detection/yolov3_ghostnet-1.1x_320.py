@@ -4,5 +4,5 @@ model = dict(
     backbone=dict(
         type='mmghost.GhostNet',
         widen_factor=1.1,
-        init_cfg=dict(checkpoint='checkpoints/ghostnet-1.1x_in1k.pth')),
+        init_cfg=None),  # no published GhostNet 1.1x weights: trained from scratch
     neck=dict(in_channels=[1056, 124, 44]))

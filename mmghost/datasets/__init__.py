@@ -1,0 +1,1 @@
+"""Demo datasets the project generates or reads from installed packages (no download)."""

@@ -33,7 +33,11 @@ def make_digits_classification(root: str, size: int = 32, val_fraction: float = 
                                seed: int = 0) -> Dict[str, int]:
     """Write the digits under ``root``; returns the image count per split."""
     import cv2
-    from sklearn.datasets import load_digits
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as e:
+        raise ImportError('the digits demo reads scikit-learn\'s bundled handwritten digits: '
+                          'pip install scikit-learn (or pip install "mmghost[demo]")') from e
     meta = _args(size, val_fraction, seed)
     digits = load_digits()
     rng = np.random.default_rng(seed)

@@ -1,8 +1,18 @@
+"""Training runtime: hooks, optimizer wrappers, CPU DDP and SyncBN, crash-safe checkpoints and
+resume, and the data checks run before training."""
+from .crash_safety import (AtomicLocalBackend, checkpoint_problem, find_resumable_checkpoint,
+                           setup_crash_safe_training)
+from .dist import (CPUDistributedDataParallel, CPUSyncBatchNorm, enable_cpu_sync_bn,
+                   setup_cpu_distributed, teardown_distributed)
 from .hooks import ChannelsLastHook, FiniteLossHook, RandomStateHook
 from .optim_wrapper import CPUAmpOptimWrapper
+from .preflight import check_data, check_neck
+from .visualization import enable_visualization
 
-__all__ = ['ChannelsLastHook', 'FiniteLossHook', 'RandomStateHook', 'CPUAmpOptimWrapper']
-
-# Registers the 'mmghost_atomic_local' file backend that configs written by tools/train.py
-# name for their checkpoints, so they also work where mmghost.engine is all that got imported.
-from mmghost.utils import resume as _resume  # noqa: E402,F401
+__all__ = [
+    'AtomicLocalBackend', 'checkpoint_problem', 'find_resumable_checkpoint',
+    'setup_crash_safe_training', 'CPUDistributedDataParallel', 'CPUSyncBatchNorm',
+    'enable_cpu_sync_bn', 'setup_cpu_distributed', 'teardown_distributed', 'ChannelsLastHook',
+    'FiniteLossHook', 'RandomStateHook', 'CPUAmpOptimWrapper', 'check_data', 'check_neck',
+    'enable_visualization'
+]

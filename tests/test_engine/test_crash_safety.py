@@ -10,8 +10,8 @@ import sys
 import pytest
 import torch
 
-from mmghost.utils.resume import (AtomicLocalBackend, checkpoint_problem,
-                                  find_resumable_checkpoint, setup_crash_safe_training)
+from mmghost.engine.crash_safety import (AtomicLocalBackend, checkpoint_problem,
+                                         find_resumable_checkpoint, setup_crash_safe_training)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TESTS = osp.dirname(osp.dirname(osp.abspath(__file__)))

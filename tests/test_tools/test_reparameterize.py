@@ -46,10 +46,10 @@ test_dataloader = _loader
 MAKE_CLASSIFIER = r'''
 import glob, cv2, torch
 from helpers import randomize_bn
-from mmghost.utils.deploy import build_model, load_config
+from mmghost.models.utils import build_from_config, load_config
 torch.manual_seed(0)
 cfg = load_config({cfg!r})
-model = build_model(cfg)
+model = build_from_config(cfg)
 def images(split):
     files = sorted(glob.glob({data!r} + '/' + split + '/*/*.png'))
     x = torch.stack([torch.from_numpy(cv2.imread(f)).permute(2, 0, 1).float() for f in files])
@@ -69,7 +69,7 @@ torch.save(dict(meta=dict(epoch=0), state_dict=model.state_dict()), 'train.pth')
 
 
 def load_preds(path):
-    from mmghost.utils import allow_mmengine_checkpoints
+    from mmghost.checkpoint import allow_mmengine_checkpoints
     allow_mmengine_checkpoints()
     with open(path, 'rb') as f:
         return pickle.load(f)
@@ -120,10 +120,10 @@ def test_refusals_write_nothing(tmp_path):
                     f"head=dict(in_channels=160))\n")
     code = f'''
 import torch
-from mmghost.utils.deploy import build_model, load_config
+from mmghost.models.utils import build_from_config, load_config
 torch.manual_seed(0)
-torch.save(dict(state_dict=build_model(load_config({str(cfg)!r})).state_dict()), 'train.pth')
-torch.save(dict(state_dict=build_model(load_config({str(v2)!r})).state_dict()), 'v2.pth')
+torch.save(dict(state_dict=build_from_config(load_config({str(cfg)!r})).state_dict()), 'train.pth')
+torch.save(dict(state_dict=build_from_config(load_config({str(v2)!r})).state_dict()), 'v2.pth')
 codes = {{}}
 codes['ok'] = tool({REPARAM!r}, {str(cfg)!r}, 'train.pth', 'deploy.pth', '--shape', '32')
 kw = dict(check=False)
@@ -158,9 +158,9 @@ result(**{{k: v[0] for k, v in codes.items()}})
 MAKE_DETECTOR = r'''
 import torch
 from helpers import randomize_bn
-from mmghost.utils.deploy import build_model, load_config
+from mmghost.models.utils import build_from_config, load_config
 torch.manual_seed(0)
-model = build_model(load_config({cfg!r}))
+model = build_from_config(load_config({cfg!r}))
 model.init_weights()  # mmdet's head init: small deltas, so the boxes stay near the anchors
 # Enough samples per channel at stride 32 (4x4 maps x 8): calibrating on a 2x2 map of 2
 # images leaves near-zero variances that blow up the deep layers' activations, and the two

@@ -13,7 +13,10 @@ MODEL is a config path, an ``mmdet::``/``mmpretrain::``/``mmghost::`` config nam
   mmpretrain's own ``switch_to_deploy`` of MobileOne/RepVGG; timm: ``reparameterize_model``);
 * ``@both``: the training and the deploy form, as two rows;
 * ``@ort``: the deploy form exported to ONNX (fp32, static shape) and run by ONNX Runtime
-  with ``--threads`` intra-op threads and all graph optimizations.
+  with ``--threads`` intra-op threads and all graph optimizations; ``@ort-int8`` its INT8
+  form (static, per-channel, :mod:`mmghost.deploy.quantize`); ``@openvino`` and
+  ``@openvino-int8`` the same in OpenVINO; ``@exported`` all four. Detectors are exported
+  whole (box decoding and NMS in the graph).
 
 Detectors are timed through ``predict`` (network + box decoding + NMS) on a random normalized
 image; classifiers through their logits; timm models through their forward; ``--part
@@ -25,22 +28,25 @@ The machine is noisy, so the rows of each table are timed in interleaved rounds 
 K timed calls each, after W warm-up calls; ``torch.cuda.synchronize`` around each call on a
 GPU). One table per part and batch size gives each row's params and MACs (conv + linear, per
 image at the input shape), median, spread (10th-90th percentile) and the ratio of its median
-to the first row's. ``--plot`` draws latency against params, MACs and ImageNet top-1 (built-in
-paper / model-zoo numbers, ``--top1`` adds or overrides).
+to the first row's; ``--flop-floor`` adds each row's ratio to the FLOP floor (``2 x MACs`` at
+the rate of a 2048^2 fp32 matmul timed in the same run). ``--plot`` draws latency against
+params, MACs and ImageNet top-1 (built-in paper / model-zoo numbers, ``--top1`` adds or
+overrides).
 """
 import argparse
 import sys
 
 import torch
 
-from mmghost.utils.benchmark import (BenchmarkError, plot, report, resolve_device,
-                                     run_benchmark, write_json)
+from mmghost.analysis import (BenchmarkError, plot, report, resolve_device, run_benchmark,
+                              write_json)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('models', nargs='+',
-                        help='CONFIG, mmdet::NAME or timm:NAME, optionally @deploy, @both, @ort')
+                        help='CONFIG, mmdet::NAME or timm:NAME, optionally @deploy, @both, @ort, '
+                        '@ort-int8, @openvino, @openvino-int8, @exported')
     parser.add_argument('--shape', type=int, nargs='+', default=[224], help='input H [W]')
     parser.add_argument('--batch', type=int, nargs='+', default=[1],
                         help='batch sizes (one table each)')
@@ -56,6 +62,9 @@ def parse_args(argv=None):
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--top1', nargs='+', default=[], metavar='NAME=VALUE',
                         help='ImageNet top-1 for the plot, by row name or architecture')
+    parser.add_argument('--flop-floor', action='store_true',
+                        help='time a 2048^2 fp32 matmul too and give each row its ratio to '
+                        'the FLOP floor')
     parser.add_argument('--out-md', help='write the tables to this markdown file')
     parser.add_argument('--out-json', help='write every row (with its timings) as JSON')
     parser.add_argument('--plot', help='latency vs params / MACs / top-1 plot (PNG)')
@@ -85,7 +94,8 @@ def main(argv=None):
         rows = run_benchmark(args.models, parts, args.batch, args.dtype, shape, device,
                              args.channels_last, args.threads, args.warmup, args.rounds,
                              args.repeats, top1,
-                             log=lambda msg: print(msg, file=sys.stderr, flush=True))
+                             log=lambda msg: print(msg, file=sys.stderr, flush=True),
+                             flop_floor=args.flop_floor)
     except BenchmarkError as e:
         raise SystemExit(f'benchmark_latency: {e}')
     threads = torch.get_num_threads()

@@ -1,13 +1,16 @@
-"""Export a classifier (or a backbone) in deploy form to ONNX and check it with onnxruntime.
+"""Export a classifier, a detector or a backbone in deploy form to ONNX, and check it.
 
     python tools/deployment/pytorch2onnx.py CONFIG CHECKPOINT OUT.onnx
         [--backbone-only] [--shape H [W]] [--dynamic-batch | --no-dynamic-batch]
         [--dynamic-hw] [--opset N] [--check-shapes H,W ...] [--rtol 1e-4]
-        [--cfg-options k=v ...]
+        [--openvino OUT.xml] [--cfg-options k=v ...]
 
 CHECKPOINT may be in training or in deploy form; the exported graph is always the deploy
-(re-parameterized) form. A classifier exports its logits; ``--backbone-only`` (required for
-detector configs) exports the backbone's ``out_indices`` outputs, named ``stage{i}``.
+(re-parameterized) form. A classifier exports its logits; a single-stage detector (RetinaNet,
+YOLOv3) the whole detector with box decoding and class-wise NMS, outputs ``boxes, scores,
+labels`` (:mod:`mmghost.deploy.detector_export`); ``--backbone-only`` (any model, and the
+two-stage detectors) exports the backbone's ``out_indices`` outputs, named ``stage{i}``.
+``--openvino`` also writes the OpenVINO IR of the checked file.
 
 The graph's input is the *normalized* image (float32 N x 3 x H x W): the
 ``data_preprocessor``'s ``(pixel - mean) / std`` and BGR->RGB swap are not in the graph;
@@ -19,16 +22,13 @@ dynamic batch) at the export shape and, with ``--dynamic-hw``, at ``--check-shap
 if, for any output, it exceeds ``--rtol`` times that output's largest magnitude, OUT is
 removed and the tool exits non-zero. With ``--dynamic-hw`` the export shape and every
 checked size must be at least the model's ``min_input_size`` (33 for ImageNet-layout
-GhostNetV2/V3: below it a DFC gate sees a map under 2 px; see mmghost/utils/onnx.py).
+GhostNetV2/V3: below it a DFC gate sees a map under 2 px; see
+:mod:`mmghost.deploy.onnx_export`, which holds the logic).
 """
 import argparse
-import os
 import sys
 
-import torch
 from mmengine.config import DictAction
-
-DEFAULT_CHECK_SHAPES = ((97, 131), (65, 65))
 
 
 def _parse_hw(text: str):
@@ -65,6 +65,8 @@ def parse_args(argv=None):
                         '--dynamic-hw; default 97,131 65,65 with --dynamic-hw)')
     parser.add_argument('--rtol', type=float, default=1e-4,
                         help='largest accepted max|ORT - PyTorch| / max|PyTorch|')
+    parser.add_argument('--openvino', metavar='OUT.xml',
+                        help='also write the OpenVINO IR (.xml + .bin) of the export')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, key=value pairs')
     args = parser.parse_args(argv)
@@ -85,83 +87,25 @@ def _log(msg: str) -> None:
     print(f'[pytorch2onnx] {msg}', flush=True)
 
 
-def export_and_check(args) -> float:
-    """Export as ``args`` says, check with onnxruntime; returns the worst relative error."""
-    from mmghost.utils.deploy import load_config, load_model
-    from mmghost.utils.onnx import (compare_onnx, export_onnx, min_input_size,
-                                    resize_attributes)
-
-    cfg = load_config(args.config, args.cfg_options)
-    model, _ = load_model(cfg, args.checkpoint)
-    h, w = args.shape
-    shapes = [(h, w)]
-    if args.dynamic_hw:
-        extra = args.check_shapes if args.check_shapes is not None else DEFAULT_CHECK_SHAPES
-        shapes += [tuple(s) for s in extra if tuple(s) != (h, w)]
-        least = min_input_size(model, args.backbone_only)
-        small = [f'{a}x{b}' for a, b in shapes if min(a, b) < least]
-        if small:
-            raise ValueError(
-                f'{", ".join(small)} below the min_input_size {least} of this model: a '
-                f'dynamic H x W graph is exact only when every DFC gate sees a map of at '
-                f'least 2x2 px (inputs >= {least}); choose larger sizes, or export a static '
-                f'graph (no --dynamic-hw) at the size you need')
-    info = export_onnx(model, args.out, (h, w), dynamic_batch=args.dynamic_batch,
-                       dynamic_hw=args.dynamic_hw, opset=args.opset,
-                       backbone_only=args.backbone_only)
-    meta = info['metadata']
-    _log(f'wrote {args.out}: {meta["task"]} {meta["backbone"]} (deploy form), opset '
-         f'{args.opset}, input {info["input_name"]} '
-         f'{"N" if args.dynamic_batch else 1}x3x{"H" if args.dynamic_hw else h}x'
-         f'{"W" if args.dynamic_hw else w}, outputs {", ".join(info["output_names"])}')
-    if 'mean' in meta:
-        _log(f'input is normalized outside the graph: mean {meta["mean"]}, std {meta["std"]}, '
-             f'bgr_to_rgb {meta.get("bgr_to_rgb", "false")} (in metadata_props)')
-    if info['min_input_size'] is not None:
-        _log(f'dynamic H x W valid for H, W >= {info["min_input_size"]}')
-    resizes = resize_attributes(args.out)
-    if resizes:
-        kinds = sorted({(r.get('mode'), r.get('coordinate_transformation_mode'),
-                         r.get('nearest_mode')) for r in resizes})
-        _log(f'{len(resizes)} Resize nodes (DFC gates): ' +
-             '; '.join(f'mode={a}, coordinate_transformation_mode={b}, nearest_mode={c}'
-                       for a, b, c in kinds))
-
-    batch = 2 if args.dynamic_batch else 1
-    g = torch.Generator().manual_seed(0)
-    inputs = [torch.randn(batch, 3, a, b, generator=g) for a, b in shapes]
-    worst = 0.0
-    failed = []
-    for r in compare_onnx(args.out, model, inputs):
-        rel = r['max_rel_diff']  # per output, relative to its own magnitude
-        worst = max(worst, rel)
-        n, _, a, b = r['shape']
-        _log(f'onnxruntime vs PyTorch at {n}x3x{a}x{b}: max abs diff {r["max_abs_diff"]:.3e} '
-             f'(max |output| {r["max_abs_ref"]:.3e}, relative {rel:.2e})')
-        if not rel <= args.rtol:
-            failed.append(f'{a}x{b}')
-    if failed:
-        os.remove(args.out)
-        raise SystemExit(f'FAILED: onnxruntime differs from PyTorch by more than rtol '
-                         f'{args.rtol:g} at {", ".join(failed)}; {args.out} removed')
-    _log(f'OK: max relative difference {worst:.2e} <= {args.rtol:g}')
-    return worst
-
-
 def main(argv=None):
     args = parse_args(argv)
-    from mmghost.utils import setup_runtime
-    setup_runtime()
+    from mmghost.deploy import export_checked, load_model
+    from mmghost.models.utils import load_config
     try:
-        return export_and_check(args)
+        model, _ = load_model(load_config(args.config, args.cfg_options), args.checkpoint)
+        worst = export_checked(model, args.out, args.shape, dynamic_batch=args.dynamic_batch,
+                               dynamic_hw=args.dynamic_hw, opset=args.opset,
+                               backbone_only=args.backbone_only,
+                               check_shapes=args.check_shapes, rtol=args.rtol,
+                               log=lambda m: print(f'[pytorch2onnx] {m}', flush=True))
+        if args.openvino:
+            from mmghost.deploy import save_openvino
+            save_openvino(args.out, args.openvino)
+            print(f'[pytorch2onnx] wrote {args.openvino} (OpenVINO IR)', flush=True)
+        return worst
     except (ValueError, FileNotFoundError) as e:  # bad shapes, opset, checkpoint, ...
         print(f'[pytorch2onnx] error: {e}', file=sys.stderr)
         raise SystemExit(1)
-    except SystemExit as e:
-        if isinstance(e.code, str):
-            print(f'[pytorch2onnx] error: {e.code}', file=sys.stderr)
-            raise SystemExit(1)
-        raise
 
 
 if __name__ == '__main__':

@@ -18,7 +18,7 @@ deploy-form file), e.g. ``python tools/test.py CONFIG DST``. With ``--backbone-o
 
 Nothing is written unless the weights load with ``strict=True`` and (when timm is installed,
 unless ``--no-verify``) give timm's logits on a random input. The logic lives in
-:mod:`mmghost.utils.converters`.
+:mod:`mmghost.checkpoint.convert`.
 """
 import argparse
 import sys
@@ -52,7 +52,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmghost.utils.converters import ConversionError, convert_checkpoint
+    from mmghost.checkpoint import ConversionError, convert_checkpoint
     try:
         convert_checkpoint(args.src, args.dst, family=args.family, width=args.width,
                            ema=args.ema, backbone_only=args.backbone_only, deploy=args.deploy,

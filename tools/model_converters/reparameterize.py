@@ -18,16 +18,13 @@ Works for mmpretrain classifiers and mmdet detectors alike (the config decides).
 
 Refused with a message and a non-zero exit, nothing written: a checkpoint that is already in
 deploy form, a model with nothing to re-parameterize (GhostNet V1/V2), a checkpoint that does
-not match the config. Test the result with ``tools/test.py DEPLOY_CONFIG OUT`` (or
+not match the config (the logic: :func:`mmghost.deploy.reparameterize_checkpoint`). Test the
+result with ``tools/test.py DEPLOY_CONFIG OUT`` (or
 ``tools/test.py CONFIG OUT --cfg-options model.backbone.deploy=True``).
 """
 import argparse
-import copy
-import os
-import os.path as osp
 import sys
 
-import torch
 from mmengine.config import DictAction
 
 
@@ -55,123 +52,18 @@ def parse_args(argv=None):
     return args
 
 
-def _log(msg: str) -> None:
-    print(f'[reparameterize] {msg}', flush=True)
-
-
-def reparameterize(config: str, checkpoint: str, out: str, deploy_config=None,
-                   shape=(224, 224), batch_size: int = 2, rtol: float = 1e-4,
-                   cfg_options=None) -> float:
-    """Fuse ``checkpoint`` into ``out`` and verify it against the training form.
-
-    Args:
-        config (str): Training-form config.
-        checkpoint (str): Training-form checkpoint of ``config``.
-        out (str): Output path of the deploy checkpoint.
-        deploy_config (str, optional): Deploy-form config; by default ``config`` with
-            ``deploy=True`` on every re-parameterizable part (:func:`make_deploy_config`).
-        shape (tuple[int, int]): H, W of the random verification batch.
-        batch_size (int): Size of the verification batch.
-        rtol (float): Largest accepted relative output difference.
-        cfg_options (dict, optional): Overrides merged into both configs.
-
-    Returns:
-        float: The largest relative difference between the two models' outputs.
-
-    Raises:
-        SystemExit: With a message, when the checkpoint or model cannot be re-parameterized
-            or the verification fails (``out`` is then not left behind).
-    """
-    from mmghost import switch_to_deploy
-    from mmghost.models.layers.reparam import is_deployed
-    from mmghost.utils.checkpoint import save_atomic
-    from mmghost.utils.deploy import (CheckpointFormError, build_model, load_config,
-                                      load_deploy_form, load_weights, make_deploy_config,
-                                      max_relative_difference, normalized_input,
-                                      pending_reparam_modules, reparameterizable_parts,
-                                      tensor_outputs)
-
-    cfg = load_config(config, cfg_options)
-    model = build_model(cfg)
-    name = type(getattr(model, 'backbone', model)).__name__
-    if not pending_reparam_modules(model):
-        if reparameterizable_parts(cfg):
-            raise SystemExit(f'{config} already builds the deploy form of {name} '
-                             f'(deploy=True): pass the training-form config; nothing written')
-        raise SystemExit(f'{name} has nothing to re-parameterize (no re-parameterizable '
-                         f'blocks): {checkpoint} already is its inference form; nothing '
-                         f'written')
-    try:
-        ckpt = load_weights(model, checkpoint)
-    except FileNotFoundError as e:
-        raise SystemExit(f'{e}; nothing written')
-    except CheckpointFormError as e:
-        if e.deploy_form or load_deploy_form(cfg, checkpoint) is not None:
-            raise SystemExit(f'{checkpoint} is already in deploy (re-parameterized) form: '
-                             f'nothing to do (test it with the deploy config); nothing '
-                             f'written')
-        raise SystemExit(f'{e}\nnothing written')
-    model.eval()
-    fused = switch_to_deploy(copy.deepcopy(model))
-    if not is_deployed(fused) or pending_reparam_modules(fused):  # pragma: no cover
-        raise SystemExit(f'switch_to_deploy left blocks unfused: '
-                         f'{pending_reparam_modules(fused)}')
-    n_train = sum(p.numel() for p in model.parameters())
-    n_deploy = sum(p.numel() for p in fused.parameters())
-    meta = dict(ckpt.get('meta', None) or {})
-    meta['reparameterized'] = dict(source=osp.basename(checkpoint), tool='mmghost.reparameterize')
-    state_dict = {k: v.detach().cpu() for k, v in fused.state_dict().items()}
-    save_atomic(dict(meta=meta, state_dict=state_dict), out)
-    del fused
-
-    try:
-        if deploy_config is not None:
-            dcfg = load_config(deploy_config, cfg_options)
-            dname = deploy_config
-        else:
-            dcfg, changed = make_deploy_config(cfg)
-            dname = f'{config} with {", ".join(k + "=True" for k in changed)}'
-        deployed = build_model(dcfg)
-        if pending_reparam_modules(deployed):
-            raise SystemExit(f'the deploy config {dname} builds blocks in training form: '
-                             f'{pending_reparam_modules(deployed)[:3]}')
-        try:
-            load_weights(deployed, out)
-        except CheckpointFormError as e:
-            raise SystemExit(f'the fused checkpoint does not load into the deploy config '
-                             f'{dname}: {e}')
-        deployed.eval()
-        x = normalized_input(tuple(shape), batch_size)
-        with torch.no_grad():
-            diff = max_relative_difference(tensor_outputs(model, x), tensor_outputs(deployed, x))
-    except BaseException:
-        if osp.exists(out):
-            os.remove(out)
-        raise
-    _log(f'{name}: params {n_train:,} -> {n_deploy:,}; deploy config {dname}')
-    _log(f'max relative difference of the outputs (fused vs original, input '
-         f'{batch_size}x3x{shape[0]}x{shape[1]}): {diff:.3e} (rtol {rtol:g})')
-    if not diff <= rtol:
-        os.remove(out)
-        raise SystemExit(f'FAILED: the fused model differs from the original by {diff:.3e} '
-                         f'> {rtol:g}; {out} removed')
-    _log(f'saved {out}')
-    return diff
-
-
 def main(argv=None):
     args = parse_args(argv)
-    from mmghost.utils import setup_runtime
-    setup_runtime()
+    from mmghost.deploy import DeployError, reparameterize_checkpoint
     shape = (args.shape[0], args.shape[-1])
     try:
-        reparameterize(args.config, args.checkpoint, args.out, args.deploy_config, shape,
-                       args.batch_size, args.rtol, args.cfg_options)
-    except SystemExit as e:
-        if isinstance(e.code, str):
-            print(f'[reparameterize] error: {e.code}', file=sys.stderr)
-            raise SystemExit(1)
-        raise
+        return reparameterize_checkpoint(
+            args.config, args.checkpoint, args.out, args.deploy_config, shape, args.batch_size,
+            args.rtol, args.cfg_options, log=lambda m: print(f'[reparameterize] {m}',
+                                                             flush=True))
+    except DeployError as e:
+        print(f'[reparameterize] error: {e}', file=sys.stderr)
+        raise SystemExit(1)
 
 
 if __name__ == '__main__':

@@ -26,7 +26,8 @@ train_pipeline = [
     dict(type='mmpretrain.PackInputs'),
 ]
 test_pipeline = [
-    dict(type='mmpretrain.LoadImageFromFile'),
+    # Unprefixed: mmpretrain's inferencers recognise (and replace) this step by its plain name.
+    dict(type='LoadImageFromFile'),
     dict(type='mmpretrain.PackInputs'),
 ]
 

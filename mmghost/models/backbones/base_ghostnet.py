@@ -1,4 +1,4 @@
-"""Shared skeleton of every GhostNet backbone: arch tables, stem, stages, validation."""
+"""The one skeleton of every GhostNet backbone: stem, stages, validation, freezing, loading."""
 import math
 import numbers
 from typing import Dict, List, Optional, Sequence, Union
@@ -10,51 +10,27 @@ from mmengine.model import BaseModule
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..layers import GhostBottleneck, RepModuleMixin, make_divisible
+from mmghost.families import (Family, LayoutError, describe_width, detect_layout, fmt_width,
+                              make_divisible)
+from ..layers import GhostBottleneck, RepModuleMixin
 
-__all__ = ['BaseGhostNet', 'GHOSTNET_BLOCKS', 'REPGHOST_BLOCKS', 'GHOSTNETV3_SMALL_BLOCKS']
+__all__ = ['BaseGhostNet', 'ConvBnAct', 'DEFAULT_INIT']
 
-# Per stage (``blocks.i``), one row per bottleneck: kernel, mid (expanded), out, SE ratio,
-# stride. Channels are scaled by ``widen_factor`` and rounded with ``make_divisible(., 4)``.
-GHOSTNET_BLOCKS = [
-    [[3, 16, 16, 0, 1]],
-    [[3, 48, 24, 0, 2]],
-    [[3, 72, 24, 0, 1]],
-    [[5, 72, 40, 0.25, 2]],
-    [[5, 120, 40, 0.25, 1]],
-    [[3, 240, 80, 0, 2]],
-    [[3, 200, 80, 0, 1], [3, 184, 80, 0, 1], [3, 184, 80, 0, 1], [3, 480, 112, 0.25, 1],
-     [3, 672, 112, 0.25, 1]],
-    [[5, 672, 160, 0.25, 2]],
-    [[5, 960, 160, 0, 1], [5, 960, 160, 0.25, 1], [5, 960, 160, 0, 1],
-     [5, 960, 160, 0.25, 1]],
+#: Kaiming for convs, constant 1 for norm layers (as mmpretrain's MobileNets).
+DEFAULT_INIT = [
+    dict(type='Kaiming', layer=['Conv2d']),
+    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
 ]
 
-# RepGhostNet halves the mids (no concatenation) and doubles the last expansion.
-REPGHOST_BLOCKS = [
-    [[3, 8, 16, 0, 1]],
-    [[3, 24, 24, 0, 2]],
-    [[3, 36, 24, 0, 1]],
-    [[5, 36, 40, 0.25, 2]],
-    [[5, 60, 40, 0.25, 1]],
-    [[3, 120, 80, 0, 2]],
-    [[3, 100, 80, 0, 1], [3, 120, 80, 0, 1], [3, 120, 80, 0, 1], [3, 240, 112, 0.25, 1],
-     [3, 336, 112, 0.25, 1]],
-    [[5, 336, 160, 0.25, 2]],
-    [[5, 480, 160, 0, 1], [5, 480, 160, 0.25, 1], [5, 480, 160, 0, 1],
-     [5, 480, 160, 0.25, 1]],
-]
 
-# GhostNetV3-Small for 32x32 inputs (stem stride 1, output stride 4).
-GHOSTNETV3_SMALL_BLOCKS = [
-    [[3, 16, 16, 0, 1]],
-    [[3, 32, 20, 0, 2]],
-    [[3, 40, 20, 0, 1]],
-    [[3, 48, 32, 0.25, 1]],
-    [[3, 64, 32, 0.25, 1]],
-    [[3, 80, 48, 0, 2], [3, 96, 48, 0, 1], [3, 120, 64, 0.25, 1]],
-    [[3, 128, 80, 0.25, 1], [3, 160, 80, 0.25, 1]],
-]
+class _FamilyDefault:
+    """``widen_factor``'s default: the family's (1.0; 2.8 for GhostNetV3-Small)."""
+
+    def __repr__(self):
+        return 'the family default'
+
+
+FAMILY_DEFAULT = _FamilyDefault()
 
 
 def _check_widen_factor(widen_factor) -> float:
@@ -68,61 +44,81 @@ def _check_widen_factor(widen_factor) -> float:
 class BaseGhostNet(BaseModule):
     """Common backbone of the GhostNet family.
 
+    A family subclass states only what differs: its descriptor ``family`` (arch tables, stem
+    stride, DFC rule, default width; :mod:`mmghost.families`), the Ghost module of its
+    bottlenecks (``ghost_cfg``) and, for GhostNetV3, the re-parameterizable stride-2 DW conv
+    (``dw_cfg``). Keyword options of a family (``num_conv_branches``, ``reparam_bn``, ...) are
+    the keys of its ``ghost_cfg`` / ``dw_cfg`` and set them.
+
     Stage ``i`` of ``out_indices`` is ``blocks.i`` of the reference layout; the last stage is
     the final ``1x1`` ConvBnAct (``blocks.{n}``, ``final_expand * mid_last * w`` channels).
-    Subclasses set ``arch_settings``, ``version``, ``stem_stride`` and the DFC rule.
+    ``stage_channels`` and ``stage_strides`` list every stage's channels and total stride.
 
     Args:
-        arch (str | list): A key of ``arch_settings`` or a custom stage table (a list of
-            stages, each a list of ``[kernel, mid, out, se_ratio, stride]`` rows).
-        widen_factor (float): Width multiplier, any positive number. Defaults to 1.0.
+        arch (str | list): A key of the family's arch tables or a custom stage table (a list
+            of stages, each a list of ``[kernel, mid, out, se_ratio, stride]`` rows).
+            Defaults to the paper's table.
+        widen_factor (float): Width multiplier, any positive number. Defaults to the
+            family's (1.0; 2.8 for GhostNetV3-Small).
         out_indices (Sequence[int]): Stages whose outputs are returned, as a tuple in this
             order. Negative indices count from the end. Defaults to the last stage.
         frozen_stages (int): ``-1`` freezes nothing; ``k >= 0`` freezes the stem and stages
             ``0 .. k-1`` (parameters and BN statistics). Defaults to -1.
+        deploy (bool): Re-parameterizable families only: build the fused (inference) form,
+            which loads the state dict of a switched model strictly. Defaults to False.
         norm_cfg (dict): Norm config. Defaults to ``dict(type='BN')``.
         act_cfg (dict): Activation config. Defaults to ``dict(type='ReLU')``.
         norm_eval (bool): Keep every BN in eval mode during training. Defaults to False.
         with_cp (bool): Gradient checkpointing per bottleneck. Defaults to False.
-        init_cfg (dict | list[dict], optional): Initialization config.
+        init_cfg (dict | list[dict], optional): Initialization config. Defaults to Kaiming
+            convs and constant-1 norms.
+        **options: The family's block options (see each family).
     """
 
-    arch_settings: Dict[str, dict] = {}
-    version = 'v1'
-    stem_stride = 2
+    #: The family's descriptor (set by each subclass).
+    family: Family
+    #: Config of the bottlenecks' Ghost modules.
+    ghost_cfg: dict = dict(type='GhostModule')
+    #: Re-parameterizable stride-2 DW conv of the bottlenecks (None: conv + BN).
+    dw_cfg: Optional[dict] = None
 
     def __init__(self,
-                 arch: Union[str, List] = 'imagenet',
-                 widen_factor: float = 1.0,
-                 out_indices: Sequence[int] = (-1, ),
+                 arch: Union[str, List, None] = None,
+                 widen_factor: float = FAMILY_DEFAULT,
+                 out_indices: Optional[Sequence[int]] = None,
                  frozen_stages: int = -1,
+                 deploy: Optional[bool] = None,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU'),
                  norm_eval: bool = False,
                  with_cp: bool = False,
-                 deploy: bool = False,
-                 init_cfg: Optional[Union[dict, List[dict]]] = [
-                     dict(type='Kaiming', layer=['Conv2d']),
-                     dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-                 ],
-                 **block_kwargs):
+                 init_cfg: Optional[Union[dict, List[dict]]] = DEFAULT_INIT,
+                 **options):
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
+        family = self.family
+        if deploy is not None and not family.reparam:
+            raise TypeError(f"{name}() got an unexpected keyword argument 'deploy': it has "
+                            f'nothing to re-parameterize')
+        ghost_cfg, dw_cfg = self._block_cfgs(options)
+        arch = family.default_arch if arch is None else arch
         if isinstance(arch, str):
-            if arch not in self.arch_settings:
+            if arch not in family.archs:
                 raise ValueError(f'unknown arch {arch!r} for {name}; choose one of '
-                                 f'{sorted(self.arch_settings)} or pass a stage table')
-            settings = self.arch_settings[arch]
+                                 f'{sorted(family.archs)} or pass a stage table')
+            blocks_cfg = family.archs[arch].blocks
+            final_expand = family.archs[arch].final_expand
         elif isinstance(arch, (list, tuple)):
-            settings = dict(blocks=arch, final_expand=1)
+            blocks_cfg, final_expand = arch, 1
         else:
             raise ValueError(f'arch must be a str or a stage table, got {type(arch).__name__}')
         self.arch = arch
-        blocks_cfg = settings['blocks']
         self._check_blocks(blocks_cfg, name)
-        self.widen_factor = _check_widen_factor(widen_factor)
+        self.widen_factor = _check_widen_factor(
+            family.default_width if widen_factor is FAMILY_DEFAULT else widen_factor)
         self.num_stages = len(blocks_cfg) + 1
-        self.out_indices = self._check_out_indices(out_indices, name)
+        self.out_indices = self._check_out_indices(
+            (self.num_stages - 1, ) if out_indices is None else out_indices, name)
         if isinstance(frozen_stages, bool) or not isinstance(frozen_stages, int) or \
                 not -1 <= frozen_stages <= self.num_stages:
             raise ValueError(f'frozen_stages must be an int in [-1, {self.num_stages}] for '
@@ -130,16 +126,16 @@ class BaseGhostNet(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
         self.with_cp = with_cp
-        self.deploy = deploy
+        self.deploy = bool(deploy)
         w = self.widen_factor
 
         stem_channels = make_divisible(16 * w, 4)
-        self.conv_stem = nn.Conv2d(3, stem_channels, 3, self.stem_stride, 1, bias=False)
+        self.conv_stem = nn.Conv2d(3, stem_channels, 3, family.stem_stride, 1, bias=False)
         self.bn1 = build_norm_layer(norm_cfg, stem_channels)[1]
         self.act1 = build_activation_layer(act_cfg)
 
         in_channels = stem_channels
-        stride = self.stem_stride
+        stride = family.stem_stride
         self.stage_channels: List[int] = []
         self.stage_strides: List[int] = []
         stages = []
@@ -148,22 +144,21 @@ class BaseGhostNet(BaseModule):
             layers = []
             for k, mid, out, se_ratio, s in stage_cfg:
                 out_channels = make_divisible(out * w, 4)
-                mid_channels = make_divisible(mid * w, 4)
                 layers.append(
                     GhostBottleneck(
                         in_channels,
-                        mid_channels,
+                        make_divisible(mid * w, 4),
                         out_channels,
                         kernel_size=k,
                         stride=s,
                         se_ratio=se_ratio,
-                        version=self.version,
-                        use_dfc=self.use_dfc(layer_id),
-                        deploy=deploy,
+                        ghost_cfg=ghost_cfg,
+                        dw_cfg=dw_cfg,
+                        use_dfc=family.use_dfc(layer_id),
+                        deploy=self.deploy,
                         norm_cfg=norm_cfg,
                         act_cfg=act_cfg,
-                        with_cp=with_cp,
-                        **block_kwargs))
+                        with_cp=with_cp))
                 in_channels = out_channels
                 stride *= s
                 layer_id += 1
@@ -171,7 +166,7 @@ class BaseGhostNet(BaseModule):
             self.stage_channels.append(in_channels)
             self.stage_strides.append(stride)
         last_mid = blocks_cfg[-1][-1][1]
-        final_channels = make_divisible(last_mid * w * settings.get('final_expand', 1), 4)
+        final_channels = make_divisible(last_mid * w * final_expand, 4)
         stages.append(nn.Sequential(ConvBnAct(in_channels, final_channels, 1, norm_cfg,
                                               act_cfg)))
         self.stage_channels.append(final_channels)
@@ -179,6 +174,29 @@ class BaseGhostNet(BaseModule):
         self.blocks = nn.Sequential(*stages)
         self.num_layers = layer_id
         self._freeze_stages()
+
+    @classmethod
+    def _block_cfgs(cls, options: dict):
+        """``ghost_cfg`` and ``dw_cfg`` with the family options set (a TypeError names an
+        option the family does not have)."""
+        ghost_cfg = dict(cls.ghost_cfg)
+        dw_cfg = dict(cls.dw_cfg) if cls.dw_cfg is not None else None
+        known = (set(ghost_cfg) | set(dw_cfg or ())) - {'type'}
+        for key, value in options.items():
+            if key not in known:
+                raise TypeError(f'{cls.__name__}() got an unexpected keyword argument '
+                                f'{key!r}' + (f'; its block options are {sorted(known)}'
+                                              if known else ''))
+            if key in ghost_cfg:
+                ghost_cfg[key] = value
+            if dw_cfg is not None and key in dw_cfg:
+                dw_cfg[key] = value
+        return ghost_cfg, dw_cfg
+
+    @property
+    def arch_settings(self) -> Dict[str, object]:
+        """The family's named stage tables."""
+        return dict(self.family.archs)
 
     # ------------------------------------------------------------------ validation
     @staticmethod
@@ -211,10 +229,6 @@ class BaseGhostNet(BaseModule):
             raise ValueError(f'out_indices must be strictly increasing stage indices, got '
                              f'{tuple(out_indices)}')
         return tuple(result)
-
-    def use_dfc(self, layer_id: int) -> bool:
-        """Whether bottleneck ``layer_id`` gates ghost1 with DFC attention."""
-        return False
 
     # ------------------------------------------------------------------ forward / train
     def _check_input(self, x: Tensor) -> None:
@@ -299,16 +313,15 @@ class BaseGhostNet(BaseModule):
         a checkpoint of another width only logs size mismatches and another family only
         missing keys, and training starts from a half-initialized backbone.
         """
-        from mmghost.utils.converters import (FAMILIES, ConversionError, _fmt_width,
-                                              _width_story, detect_layout)
         name = type(self).__name__
-        ours = next((k for k, f in FAMILIES.items() if f.backbone == name), None)
+        ours = self.family.key
         try:
             family, form = detect_layout(weights)
-        except ConversionError:
+        except LayoutError:
             family, form = None, None
-        model = f'{name} {_fmt_width(self.widen_factor)}'
-        if ours is not None and family is not None and family != ours:
+        model = f'{name} {fmt_width(self.widen_factor)}'
+        if family is not None and family != ours:
+            from mmghost.families import FAMILIES
             raise ValueError(f'the weights are {FAMILIES[family].backbone} ({form} form), but '
                              f'the model is {model}: use a config of that family')
         own = self.state_dict()
@@ -316,7 +329,7 @@ class BaseGhostNet(BaseModule):
                  if k in own and hasattr(v, 'shape') and tuple(v.shape) != tuple(own[k].shape)]
         if wrong:
             key, theirs, mine = wrong[0]
-            story = _width_story(weights, family or ours) if (family or ours) else 'other'
+            story = describe_width(weights, family or ours)
             raise ValueError(f'the weights do not fit {model} ({self.arch!r} arch): they are '
                              f'{story}; {len(wrong)} tensors differ in shape, e.g. {key} is '
                              f'{theirs} in the weights and {mine} in the model. Set '

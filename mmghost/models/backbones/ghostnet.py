@@ -1,15 +1,9 @@
 """GhostNet (V1) and GhostNetV2 backbones."""
-from typing import List, Optional, Sequence, Union
-
+from mmghost.families import GHOSTNET, GHOSTNETV2
 from mmghost.registry import MODELS
-from .base_ghostnet import GHOSTNET_BLOCKS, BaseGhostNet
+from .base_ghostnet import BaseGhostNet
 
 __all__ = ['GhostNet', 'GhostNetV2']
-
-_DEFAULT_INIT = [
-    dict(type='Kaiming', layer=['Conv2d']),
-    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-]
 
 
 @MODELS.register_module()
@@ -26,33 +20,15 @@ class GhostNet(BaseGhostNet):
             ``[kernel, mid, out, se_ratio, stride]`` rows. Defaults to ``'imagenet'``.
         widen_factor (float): Width multiplier (the paper uses 0.5-2.0). Defaults to 1.0.
         out_indices (Sequence[int]): Output stages. Defaults to ``(9, )``.
-        frozen_stages (int): Freeze the stem and the first ``frozen_stages`` stages; -1 none.
-        norm_cfg (dict): Norm config. Defaults to ``dict(type='BN')``.
-        act_cfg (dict): Activation config. Defaults to ``dict(type='ReLU')``.
-        norm_eval (bool): Keep BN layers in eval mode while training. Defaults to False.
-        with_cp (bool): Gradient checkpointing per bottleneck. Defaults to False.
-        init_cfg (dict | list[dict], optional): Initialization config.
+        Other args: see :class:`BaseGhostNet` (no ``deploy``: nothing to re-parameterize).
     """
 
-    arch_settings = {'imagenet': dict(blocks=GHOSTNET_BLOCKS, final_expand=1)}
-    version = 'v1'
-
-    def __init__(self,
-                 arch: Union[str, List] = 'imagenet',
-                 widen_factor: float = 1.0,
-                 out_indices: Sequence[int] = (9, ),
-                 frozen_stages: int = -1,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 init_cfg: Optional[Union[dict, List[dict]]] = _DEFAULT_INIT):
-        super().__init__(arch, widen_factor, out_indices, frozen_stages, norm_cfg, act_cfg,
-                         norm_eval, with_cp, init_cfg=init_cfg)
+    family = GHOSTNET
+    ghost_cfg = dict(type='GhostModule')
 
 
 @MODELS.register_module()
-class GhostNetV2(GhostNet):
+class GhostNetV2(BaseGhostNet):
     """GhostNetV2 backbone (`GhostNetV2: Enhance Cheap Operation with Long-Range Attention
     <https://arxiv.org/abs/2211.12905>`_).
 
@@ -61,7 +37,5 @@ class GhostNetV2(GhostNet):
     maps smaller than 2 px. Arguments as in :class:`GhostNet`.
     """
 
-    version = 'v2'
-
-    def use_dfc(self, layer_id: int) -> bool:
-        return layer_id > 1
+    family = GHOSTNETV2
+    ghost_cfg = dict(type='GhostModuleV2')

@@ -1,10 +1,8 @@
 """RepGhostNet backbone."""
-from typing import List, Optional, Sequence, Union
-
+from mmghost.families import REPGHOSTNET
 from mmghost.registry import MODELS
 from ..layers import RepModuleMixin
-from .base_ghostnet import REPGHOST_BLOCKS, BaseGhostNet
-from .ghostnet import _DEFAULT_INIT
+from .base_ghostnet import BaseGhostNet
 
 __all__ = ['RepGhostNet']
 
@@ -23,25 +21,8 @@ class RepGhostNet(RepModuleMixin, BaseGhostNet):
         reparam_bn (bool): BN identity branch (all released models). Defaults to True.
         reparam_identity (bool): Plain identity branch (paper ablation). Defaults to False.
         deploy (bool): Build the fused form directly. Defaults to False.
-        Other args: see :class:`~mmghost.models.GhostNet`.
+        Other args: see :class:`BaseGhostNet`.
     """
 
-    arch_settings = {'imagenet': dict(blocks=REPGHOST_BLOCKS, final_expand=2)}
-    version = 'rep'
-
-    def __init__(self,
-                 arch: Union[str, List] = 'imagenet',
-                 widen_factor: float = 1.0,
-                 out_indices: Sequence[int] = (9, ),
-                 frozen_stages: int = -1,
-                 reparam_bn: bool = True,
-                 reparam_identity: bool = False,
-                 deploy: bool = False,
-                 norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='ReLU'),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
-                 init_cfg: Optional[Union[dict, List[dict]]] = _DEFAULT_INIT):
-        super().__init__(arch, widen_factor, out_indices, frozen_stages, norm_cfg, act_cfg,
-                         norm_eval, with_cp, deploy=deploy, init_cfg=init_cfg,
-                         reparam_bn=reparam_bn, reparam_identity=reparam_identity)
+    family = REPGHOSTNET
+    ghost_cfg = dict(type='RepGhostModule', reparam_bn=True, reparam_identity=False)

@@ -8,6 +8,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmghost.registry import MODELS
+from ..layers import switch_to_deploy
+from ..utils import tensor_forward
 
 try:
     from mmpretrain.models import ImageClassifier
@@ -75,16 +77,12 @@ def build_teacher(cfg: dict) -> nn.Module:
         if not osp.isfile(checkpoint):
             raise FileNotFoundError(f'teacher checkpoint {checkpoint!r} does not exist')
         from mmengine.runner import load_checkpoint
-
-        from mmghost.utils import allow_mmengine_checkpoints
-        allow_mmengine_checkpoints()
         load_checkpoint(model, checkpoint, map_location='cpu',
                         strict=cfg.get('strict', True), logger='silent')
     model.eval()
     if cfg.get('reparameterize', True):
         # Frozen and in eval mode, a re-parameterizable teacher gives the same logits fused,
         # and runs faster (a no-op for models without such blocks).
-        from mmghost import switch_to_deploy
         switch_to_deploy(model)
     model.requires_grad_(False)  # after fusing: the fused convs are new parameters
     return model
@@ -199,8 +197,7 @@ class KDImageClassifier(ImageClassifier):
                 zip(self._teachers, self.teacher_cfgs, self.teacher_weights)):
             teacher.eval()
             x = self._teacher_input(inputs, cfg)
-            logits = teacher(x, mode='tensor') if hasattr(teacher, 'extract_feat') else \
-                teacher(x)
+            logits = tensor_forward(teacher, x)
             if isinstance(logits, (tuple, list)):
                 logits = logits[-1]
             p = F.softmax(logits.float() / self.tau, dim=1) * w

@@ -1,12 +1,14 @@
-from .ghost_bottleneck import GHOST_VERSIONS, GhostBottleneck, SqueezeExcite, make_divisible
+"""Building blocks: Ghost modules, the Ghost bottleneck and the re-parameterization math."""
+from .ghost_bottleneck import GhostBottleneck, SqueezeExcite
 from .ghost_module import (ConvBN, GhostModule, GhostModuleV2, GhostModuleV3, RepGhostModule,
                            build_dfc, dfc_gate)
-from .reparam import (RepModuleMixin, fuse_branches, fuse_conv_bn, identity_kernel,
-                      is_deployed, pad_kernel, switch_to_deploy)
+from .reparam import (RepModuleMixin, check_num_branches, fuse_branches, fuse_conv_bn,
+                      identity_kernel, is_deployed, pad_kernel, pending_reparam_modules,
+                      switch_to_deploy)
 
 __all__ = [
-    'GHOST_VERSIONS', 'GhostBottleneck', 'SqueezeExcite', 'make_divisible', 'ConvBN',
-    'GhostModule', 'GhostModuleV2', 'GhostModuleV3', 'RepGhostModule', 'build_dfc', 'dfc_gate',
-    'RepModuleMixin', 'fuse_branches', 'fuse_conv_bn', 'identity_kernel', 'is_deployed',
-    'pad_kernel', 'switch_to_deploy'
+    'GhostBottleneck', 'SqueezeExcite', 'ConvBN', 'GhostModule', 'GhostModuleV2',
+    'GhostModuleV3', 'RepGhostModule', 'build_dfc', 'dfc_gate', 'RepModuleMixin',
+    'check_num_branches', 'fuse_branches', 'fuse_conv_bn', 'identity_kernel', 'is_deployed',
+    'pad_kernel', 'pending_reparam_modules', 'switch_to_deploy'
 ]

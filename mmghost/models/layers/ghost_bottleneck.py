@@ -1,4 +1,5 @@
-"""The Ghost bottleneck shared by every GhostNet variant, and its squeeze-excite block."""
+"""The Ghost bottleneck shared by every GhostNet family, and its squeeze-excite block."""
+import inspect
 from typing import Optional
 
 import torch.nn as nn
@@ -8,25 +9,13 @@ from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 from torch import Tensor
 
+from mmghost.families import make_divisible
 from mmghost.registry import MODELS
-from .ghost_module import ConvBN, GhostModule, GhostModuleV2, GhostModuleV3, RepGhostModule
-from .reparam import RepModuleMixin, conv_from_fused, fuse_branches, rep_branches
+from .ghost_module import ConvBN
+from .reparam import (RepModuleMixin, check_num_branches, conv_from_fused, fuse_branches,
+                      rep_branches)
 
-__all__ = ['make_divisible', 'SqueezeExcite', 'GhostBottleneck', 'GHOST_VERSIONS']
-
-GHOST_VERSIONS = ('v1', 'v2', 'v3', 'rep')
-
-
-def make_divisible(value: float, divisor: int = 4, min_value: Optional[int] = None) -> int:
-    """Round ``value`` to a multiple of ``divisor``, never more than 10% below ``value``.
-
-    The channel rounding of every GhostNet reference (divisor 4 everywhere).
-    """
-    min_value = divisor if min_value is None else min_value
-    new_value = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if new_value < 0.9 * value:
-        new_value += divisor
-    return new_value
+__all__ = ['SqueezeExcite', 'GhostBottleneck']
 
 
 @MODELS.register_module()
@@ -53,37 +42,54 @@ class SqueezeExcite(BaseModule):
         return x * F.hardsigmoid(s)
 
 
+def _ghost_class(ghost_cfg: dict) -> type:
+    t = ghost_cfg.get('type')
+    if isinstance(t, type):
+        return t
+    with MODELS.switch_scope_and_registry('mmghost') as registry:
+        cls = registry.get(t)
+    if cls is None:
+        raise ValueError(f'ghost_cfg type {t!r} is not a registered module')
+    return cls
+
+
 @MODELS.register_module()
 class GhostBottleneck(RepModuleMixin, BaseModule):
     """Ghost bottleneck: ghost1 (expand) -> [DW kxk stride s] -> [SE] -> ghost2 + shortcut.
 
-    One class serves the family; ``version`` picks the Ghost module and the DW conv:
+    One class serves the family; what differs between the papers is configured:
 
-    ============  ======================  ============================  ====================
-    version       ghost1                  stride-2 DW conv              ghost2
-    ============  ======================  ============================  ====================
-    ``'v1'``      GhostModule (ReLU)      conv + BN                     GhostModule (linear)
-    ``'v2'``      GhostModuleV2 (+DFC)    conv + BN                     GhostModule (linear)
-    ``'v3'``      GhostModuleV3 (+DFC)    re-param branches -> conv     GhostModuleV3
-    ``'rep'``     RepGhostModule          conv + BN                     RepGhostModule
-    ============  ======================  ============================  ====================
+    ===============  =============================================  ======================
+    family           ``ghost_cfg``                                  ``dw_cfg``
+    ===============  =============================================  ======================
+    GhostNet         ``dict(type='GhostModule')``                   None (conv + BN)
+    GhostNetV2       ``dict(type='GhostModuleV2')``, DFC on ghost1  None
+    GhostNetV3       ``dict(type='GhostModuleV3', ...)``            re-param branches
+    RepGhostNet      ``dict(type='RepGhostModule', ...)``           None
+    ===============  =============================================  ======================
 
-    The shortcut is the identity when ``in == out`` at stride 1, otherwise a DW ``kxk`` conv
-    (block stride) + BN + 1x1 conv + BN. There is no activation after the addition.
+    Both Ghost modules are built from ``ghost_cfg`` through the registry (scope ``mmghost``),
+    with the block's channels, ``norm_cfg``, ``act_cfg`` (ghost1) or no activation (ghost2),
+    ``use_dfc`` when the module class takes it, and ``deploy`` when it is re-parameterizable.
+    The stride-2 depth-wise conv is ``conv_dw`` + ``bn_dw``; with ``dw_cfg`` it trains as
+    ``num_conv_branches`` conv-BN branches ``dw_rpr_conv`` plus (``dw_scale``) a 1x1 branch
+    ``dw_rpr_scale``, fused into a ``conv_dw`` with bias. The shortcut is the identity when
+    ``in == out`` at stride 1, otherwise a DW ``kxk`` conv (block stride) + BN + 1x1 conv +
+    BN. There is no activation after the addition. Key names follow the reference code.
 
     Args:
         in_channels (int): Input channels.
         mid_channels (int): Expanded channels.
         out_channels (int): Output channels.
         kernel_size (int): DW kernel size (3 or 5 in the papers). Defaults to 3.
-        stride (int): Block stride. Defaults to 1.
+        stride (int): Block stride, 1 or 2. Defaults to 1.
         se_ratio (float): SE reduction ratio; 0 disables SE. Defaults to 0.
-        version (str): One of ``'v1'``, ``'v2'``, ``'v3'``, ``'rep'``. Defaults to ``'v1'``.
-        use_dfc (bool): DFC attention on ghost1 (``'v2'``/``'v3'``). Defaults to False.
-        num_conv_branches (int): Re-param branches (``'v3'``). Defaults to 3.
-        dw_scale (bool): 1x1 depth-wise scale branches (``'v3'``). Defaults to True.
-        reparam_bn (bool): BN identity branch of RepGhost modules (``'rep'``). Defaults to True.
-        reparam_identity (bool): Plain identity branch of RepGhost modules. Defaults to False.
+        ghost_cfg (dict): Config of both Ghost modules. Defaults to
+            ``dict(type='GhostModule')``.
+        dw_cfg (dict, optional): ``dict(num_conv_branches=3, dw_scale=True)`` trains the
+            stride-2 DW conv as re-parameterizable branches; None: conv + BN.
+        use_dfc (bool): DFC attention on ghost1 (needs a Ghost module with ``use_dfc``).
+            Defaults to False.
         deploy (bool): Build re-parameterizable parts fused. Defaults to False.
         norm_cfg (dict): Norm config. Defaults to ``dict(type='BN')``.
         act_cfg (dict): Activation of ghost1. Defaults to ``dict(type='ReLU')``.
@@ -98,49 +104,59 @@ class GhostBottleneck(RepModuleMixin, BaseModule):
                  kernel_size: int = 3,
                  stride: int = 1,
                  se_ratio: float = 0.,
-                 version: str = 'v1',
+                 ghost_cfg: dict = dict(type='GhostModule'),
+                 dw_cfg: Optional[dict] = None,
                  use_dfc: bool = False,
-                 num_conv_branches: int = 3,
-                 dw_scale: bool = True,
-                 reparam_bn: bool = True,
-                 reparam_identity: bool = False,
                  deploy: bool = False,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='ReLU'),
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        if version not in GHOST_VERSIONS:
-            raise ValueError(f'version must be one of {GHOST_VERSIONS}, got {version!r}')
-        if use_dfc and version not in ('v2', 'v3'):
-            raise ValueError(f'DFC attention exists in GhostNet v2/v3, not {version!r}')
         if stride not in (1, 2):
             raise ValueError(f'stride must be 1 or 2, got {stride}')
+        if not isinstance(ghost_cfg, dict) or 'type' not in ghost_cfg:
+            raise ValueError(f'ghost_cfg must be a dict with a type, got {ghost_cfg!r}')
+        ghost_cls = _ghost_class(ghost_cfg)
+        takes = inspect.signature(ghost_cls).parameters
+        if use_dfc and 'use_dfc' not in takes:
+            raise ValueError(f'DFC attention needs a Ghost module that has it (GhostModuleV2, '
+                             f'GhostModuleV3); ghost_cfg type {ghost_cfg["type"]!r} has none')
         self.in_channels = in_channels
         self.mid_channels = mid_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
         self.stride = stride
-        self.version = version
         self.with_cp = with_cp
-        # Only v3 and rep blocks have branches to fuse; the others are always "deployed".
-        self.deploy = deploy or version in ('v1', 'v2')
-        self.rep_dw = version == 'v3' and stride > 1
+        self.rep_dw = dw_cfg is not None and stride > 1
+        # Blocks with nothing to fuse (GhostNet V1/V2) are always "deployed".
+        self.deploy = deploy or not (issubclass(ghost_cls, RepModuleMixin) or self.rep_dw)
         pad = (kernel_size - 1) // 2
 
-        ghost_kwargs = dict(num_conv_branches=num_conv_branches, dw_scale=dw_scale,
-                            reparam_bn=reparam_bn, reparam_identity=reparam_identity,
-                            norm_cfg=norm_cfg)
-        self.ghost1 = self._ghost(in_channels, mid_channels, act_cfg, use_dfc, **ghost_kwargs)
+        def ghost(cin: int, cout: int, act: Optional[dict], dfc: bool) -> nn.Module:
+            cfg = dict(ghost_cfg, in_channels=cin, out_channels=cout, act_cfg=act,
+                       _scope_='mmghost')
+            cfg.setdefault('norm_cfg', norm_cfg)
+            if 'use_dfc' in takes:
+                cfg['use_dfc'] = dfc
+            if issubclass(ghost_cls, RepModuleMixin):
+                cfg['deploy'] = self.deploy
+            return MODELS.build(cfg)
+
+        self.ghost1 = ghost(in_channels, mid_channels, act_cfg, use_dfc)
         if stride > 1:
             if self.rep_dw and not self.deploy:
+                unknown = set(dw_cfg) - {'num_conv_branches', 'dw_scale'}
+                if unknown:
+                    raise ValueError(f'dw_cfg takes num_conv_branches and dw_scale, got '
+                                     f'{sorted(unknown)}')
+                branches = check_num_branches(dw_cfg.get('num_conv_branches', 3))
                 self.dw_rpr_conv = nn.ModuleList(
                     ConvBN(mid_channels, mid_channels, kernel_size, stride, pad,
-                           groups=mid_channels, norm_cfg=norm_cfg)
-                    for _ in range(num_conv_branches))
-                self.dw_rpr_scale = ConvBN(mid_channels, mid_channels, 1, stride, 0,
-                                           groups=mid_channels,
-                                           norm_cfg=norm_cfg) if dw_scale else None
+                           groups=mid_channels, norm_cfg=norm_cfg) for _ in range(branches))
+                self.dw_rpr_scale = ConvBN(
+                    mid_channels, mid_channels, 1, stride, 0, groups=mid_channels,
+                    norm_cfg=norm_cfg) if dw_cfg.get('dw_scale', True) else None
             else:
                 self.conv_dw = nn.Conv2d(mid_channels, mid_channels, kernel_size, stride, pad,
                                          groups=mid_channels, bias=self.rep_dw)
@@ -149,7 +165,7 @@ class GhostBottleneck(RepModuleMixin, BaseModule):
 
         self.se = SqueezeExcite(mid_channels, se_ratio) if se_ratio and se_ratio > 0 else None
 
-        self.ghost2 = self._ghost(mid_channels, out_channels, None, False, **ghost_kwargs)
+        self.ghost2 = ghost(mid_channels, out_channels, None, False)
 
         if in_channels == out_channels and stride == 1:
             self.shortcut = nn.Sequential()
@@ -161,23 +177,6 @@ class GhostBottleneck(RepModuleMixin, BaseModule):
                 nn.Conv2d(in_channels, out_channels, 1, 1, 0, bias=False),
                 build_norm_layer(norm_cfg, out_channels)[1],
             )
-
-    def _ghost(self, in_channels: int, out_channels: int, act_cfg: Optional[dict],
-               use_dfc: bool, num_conv_branches: int, dw_scale: bool, reparam_bn: bool,
-               reparam_identity: bool, norm_cfg: dict) -> nn.Module:
-        """The Ghost module of this block's version (ghost2 is linear and never has DFC)."""
-        if self.version == 'v1' or (self.version == 'v2' and not use_dfc):
-            return GhostModule(in_channels, out_channels, norm_cfg=norm_cfg, act_cfg=act_cfg)
-        if self.version == 'v2':
-            return GhostModuleV2(in_channels, out_channels, use_dfc=True, norm_cfg=norm_cfg,
-                                 act_cfg=act_cfg)
-        if self.version == 'v3':
-            return GhostModuleV3(in_channels, out_channels, use_dfc=use_dfc,
-                                 num_conv_branches=num_conv_branches, dw_scale=dw_scale,
-                                 deploy=self.deploy, norm_cfg=norm_cfg, act_cfg=act_cfg)
-        return RepGhostModule(in_channels, out_channels, reparam_bn=reparam_bn,
-                              reparam_identity=reparam_identity, deploy=self.deploy,
-                              norm_cfg=norm_cfg, act_cfg=act_cfg)
 
     def _dw(self, x: Tensor) -> Tensor:
         if self.rep_dw and not self.deploy:
@@ -204,7 +203,7 @@ class GhostBottleneck(RepModuleMixin, BaseModule):
         return _inner_forward(x)
 
     def _fuse(self) -> None:
-        """Fuse the stride-2 DW branches (V3); Ghost modules fuse themselves."""
+        """Fuse the stride-2 DW branches; the Ghost modules fuse themselves."""
         if not self.rep_dw:
             return
         branches = rep_branches(self.dw_rpr_conv, self.dw_rpr_scale)

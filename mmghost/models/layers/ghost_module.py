@@ -22,7 +22,8 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmghost.registry import MODELS
-from .reparam import RepModuleMixin, conv_from_fused, fuse_branches, rep_branches
+from .reparam import (RepModuleMixin, check_num_branches, conv_from_fused, fuse_branches,
+                      rep_branches)
 
 __all__ = ['GhostModule', 'GhostModuleV2', 'GhostModuleV3', 'RepGhostModule', 'ConvBN',
            'build_dfc', 'dfc_gate']
@@ -86,6 +87,7 @@ def dfc_gate(x: Tensor, out: Tensor, short_conv: nn.Module) -> Tensor:
     return out * F.interpolate(gate, size=out.shape[-2:], mode='nearest')
 
 
+@MODELS.register_module()
 class GhostModule(BaseModule):
     """Ghost module of GhostNet V1, usable as a drop-in conv.
 
@@ -178,6 +180,7 @@ class GhostModule(BaseModule):
         return self._ghost(x)
 
 
+@MODELS.register_module()
 class GhostModuleV2(GhostModule):
     """Ghost module of GhostNetV2: a :class:`GhostModule` gated by DFC attention.
 
@@ -200,6 +203,7 @@ class GhostModuleV2(GhostModule):
         return dfc_gate(x, out, self.short_conv) if self.use_dfc else out
 
 
+@MODELS.register_module()
 class GhostModuleV3(RepModuleMixin, BaseModule):
     """Re-parameterizable Ghost module of GhostNetV3.
 
@@ -242,15 +246,12 @@ class GhostModuleV3(RepModuleMixin, BaseModule):
                  act_cfg: Optional[dict] = dict(type='ReLU'),
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        if int(num_conv_branches) != num_conv_branches or num_conv_branches < 1:
-            raise ValueError(f'num_conv_branches must be an integer >= 1, got '
-                             f'{num_conv_branches}')
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
         self.stride = stride
         self.dw_size = dw_size
-        self.num_conv_branches = int(num_conv_branches)
+        self.num_conv_branches = check_num_branches(num_conv_branches)
         self.dw_scale = dw_scale
         self.use_dfc = use_dfc
         self.deploy = deploy
@@ -331,6 +332,7 @@ class GhostModuleV3(RepModuleMixin, BaseModule):
             delattr(self, name)
 
 
+@MODELS.register_module()
 class RepGhostModule(RepModuleMixin, BaseModule):
     """Ghost module of RepGhostNet: feature reuse by a re-parameterizable identity branch.
 
@@ -412,8 +414,3 @@ class RepGhostModule(RepModuleMixin, BaseModule):
         w, b = fuse_branches(branches, self.dw_size, c, c, groups=c)
         self.cheap_operation = conv_from_fused(w, b, 1, self.dw_size // 2, groups=c)
         del self.fusion_bn
-
-
-# Register the layers so configs can build them (``type='mmghost.GhostModule'``).
-for _cls in (GhostModule, GhostModuleV2, GhostModuleV3, RepGhostModule):
-    MODELS.register_module(module=_cls)

@@ -25,7 +25,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 __all__ = [
     'fuse_conv_bn', 'identity_kernel', 'pad_kernel', 'fuse_branches', 'RepBranch',
-    'RepModuleMixin', 'switch_to_deploy', 'is_deployed'
+    'RepModuleMixin', 'switch_to_deploy', 'is_deployed', 'pending_reparam_modules',
+    'check_num_branches'
 ]
 
 #: One linear branch: ``(kernel, bn)``. ``kernel=None`` marks an identity branch;
@@ -133,6 +134,13 @@ def fuse_branches(branches: Iterable[RepBranch], kernel_size: int, channels: int
     return weight, bias
 
 
+def check_num_branches(value) -> int:
+    """``num_conv_branches`` of a re-parameterizable block: an int >= 1 (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f'num_conv_branches must be an int >= 1, got {value!r}')
+    return value
+
+
 def conv_from_fused(weight: Tensor, bias: Tensor, stride: int = 1, padding: int = 0,
                     dilation: int = 1, groups: int = 1) -> nn.Conv2d:
     """A plain ``nn.Conv2d`` (with bias) holding a fused kernel and bias."""
@@ -204,6 +212,19 @@ def switch_to_deploy(model: nn.Module) -> nn.Module:
 def is_deployed(model: nn.Module) -> bool:
     """True when ``model`` holds no mmghost block left in training form."""
     return all(m.deploy for m in model.modules() if isinstance(m, RepModuleMixin))
+
+
+def pending_reparam_modules(model: nn.Module) -> List[str]:
+    """Names of the blocks :func:`switch_to_deploy` would still fuse (mmghost blocks in
+    training form, and other modules exposing ``switch_to_deploy`` that are not ``deploy``)."""
+    names = []
+    for name, m in model.named_modules():
+        if isinstance(m, RepModuleMixin):
+            if not m.deploy:
+                names.append(name)
+        elif _foreign_switch(m) and not getattr(m, 'deploy', False):
+            names.append(name)
+    return names
 
 
 def rep_branches(convs: Sequence[nn.Module],

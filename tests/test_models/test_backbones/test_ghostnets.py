@@ -5,7 +5,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from helpers import ALL_BACKBONES, build
 from mmghost.models import (GhostNet, GhostNetV2, GhostNetV3, GhostNetV3Small, RepGhostNet)
-from mmghost.models.layers import GhostBottleneck, make_divisible
+from mmghost.families import make_divisible
+from mmghost.models.layers import GhostBottleneck
 
 CLASSES = dict(GhostNet=GhostNet, GhostNetV2=GhostNetV2, GhostNetV3=GhostNetV3,
                RepGhostNet=RepGhostNet, GhostNetV3Small=GhostNetV3Small)

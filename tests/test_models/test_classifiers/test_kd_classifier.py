@@ -10,7 +10,7 @@ pytest.importorskip('mmpretrain')
 
 
 def _net(backbone='GhostNetV3Small', width=1.0, num_classes=10, **extra):
-    from mmghost.models.layers import make_divisible
+    from mmghost.families import make_divisible
     return dict(
         type='mmpretrain.ImageClassifier',
         backbone=dict(type=f'mmghost.{backbone}', widen_factor=width),

@@ -104,8 +104,12 @@ def test_repghost_module(reparam_bn, reparam_identity):
 @pytest.mark.parametrize('k,stride', [(3, 2), (5, 2), (5, 1)])
 @pytest.mark.parametrize('version', ['v3', 'rep'])
 def test_bottleneck(k, stride, version):
-    block = GhostBottleneck(16, 48, 24, k, stride, se_ratio=0.25, version=version,
-                            use_dfc=version == 'v3')
+    if version == 'v3':
+        cfgs = dict(ghost_cfg=dict(type='GhostModuleV3', num_conv_branches=3),
+                    dw_cfg=dict(num_conv_branches=3, dw_scale=True), use_dfc=True)
+    else:
+        cfgs = dict(ghost_cfg=dict(type='mmghost.RepGhostModule'))
+    block = GhostBottleneck(16, 48, 24, k, stride, se_ratio=0.25, **cfgs)
     for sub in (block.ghost1, block.ghost2):
         randomize_bn(sub)
     _check_block_recursive(block, torch.randn(2, 16, 15, 12))

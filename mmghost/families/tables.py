@@ -1,0 +1,121 @@
+"""The families as documents: markdown tables for the docs, and OpenMMLab metafiles.
+
+The docs hold the tables between ``<!-- mmghost:NAME -->`` and ``<!-- /mmghost:NAME -->``
+markers, and ``configs/classification/<family>/metafile.yml`` the metafiles (imported by
+``model-index.yml``); ``python tools/misc/update_docs.py`` rewrites both, and the tests check
+they are current.
+"""
+import re
+from typing import Callable, Dict, Tuple
+
+from . import FAMILIES
+from .descriptor import Family
+
+__all__ = ['model_table', 'release_table', 'TABLES', 'fill_tables', 'metafile',
+           'metafile_path', 'model_index']
+
+#: ``counts(family, width, deploy) -> (parameters, MACs)`` of our classifier at that width.
+Counts = Callable[[Family, float, bool], Tuple[int, int]]
+
+_ARCHITECTURE = {
+    'ghostnet': ['Ghost Module', 'Squeeze-and-Excitation'],
+    'ghostnetv2': ['Ghost Module', 'DFC Attention', 'Squeeze-and-Excitation'],
+    'ghostnetv3': ['Ghost Module', 'DFC Attention', 'Re-parameterization',
+                   'Squeeze-and-Excitation'],
+    'repghostnet': ['RepGhost Module', 'Re-parameterization', 'Squeeze-and-Excitation'],
+    'ghostnetv3_small': ['Ghost Module', 'DFC Attention', 'Re-parameterization',
+                         'Squeeze-and-Excitation'],
+}
+
+
+def _width(w: float) -> str:
+    return f'{w:g}×'
+
+
+def model_table() -> str:
+    """One row per family: registry name, paper, re-parameterizable, widths, checkpoints."""
+    lines = ['| registry name | paper | re-parameterizable | widths | published checkpoints |',
+             '|---|---|---|---|---|']
+    for fam in FAMILIES.values():
+        released = sorted({r.width for r in fam.releases})
+        ckpts = (f'{len(fam.releases)} ({", ".join(_width(w) for w in released)})'
+                 if fam.releases else 'none')
+        lines.append(f'| `mmghost.{fam.backbone}` | [{fam.title.split(":")[0]}]({fam.paper}), '
+                     f'{fam.venue} | {"yes" if fam.reparam else "–"} | '
+                     f'{", ".join(_width(w) for w in fam.widths)} | {ckpts} |')
+    return '\n'.join(lines)
+
+
+def release_table() -> str:
+    """One row per published checkpoint: our name, publisher, form, reported top-1, URL."""
+    lines = ['| model name | width | published by | file / timm name | ImageNet top-1 / top-5 '
+             '(reported by) |', '|---|---|---|---|---|']
+    for fam in FAMILIES.values():
+        for r in fam.releases:
+            acc = f'{r.top1:g}' + (f' / {r.top5:g}' if r.top5 is not None else '')
+            who = 'the authors' if r.source == 'official' else 'timm'
+            copy = f', `{r.weights_copy}`' if r.weights_copy else ''
+            lines.append(f'| `{r.name}` | {_width(r.width)} | {who} | '
+                         f'[{r.publisher_name}]({r.url}){copy} | {acc} ({r.reported_by}) |')
+    return '\n'.join(lines)
+
+
+TABLES: Dict[str, Callable[[], str]] = {'models': model_table, 'releases': release_table}
+
+
+def fill_tables(text: str) -> str:
+    """``text`` with every marked table section replaced by its current content."""
+    for name, make in TABLES.items():
+        pattern = re.compile(rf'(<!-- mmghost:{name} -->\n)(?:.*?\n)?(<!-- /mmghost:{name} -->)',
+                             re.S)
+        text = pattern.sub(lambda m: m.group(1) + make() + '\n' + m.group(2), text)
+    return text
+
+
+def metafile_path(fam: Family) -> str:
+    """The family's metafile, relative to the repository (and to ``mmghost/.mim``)."""
+    return f'configs/classification/{fam.config_dir}/metafile.yml'
+
+
+def metafile(fam: Family, counts: Counts) -> dict:
+    """The family's metafile (OpenMMLab's schema): its collection and one model per published
+    model name (:meth:`Family.models`), each with our config, the published file as
+    ``Weights`` and ``Converted From``, and the publisher's top-1 as its result."""
+    models = []
+    for m in fam.models():
+        r = m.release
+        params, flops = counts(fam, r.width, m.deploy)
+        metrics = {'Top 1 Accuracy': r.top1}
+        if r.top5 is not None:
+            metrics['Top 5 Accuracy'] = r.top5
+        words = {'train': 'training', 'deploy': 'deploy'}
+        form = (f'deploy (re-parameterized) form, fused on load from the published '
+                f'{words[r.form]}-form {r.publisher_name}' if m.deploy else
+                f'{words[r.form]} form: the published {r.publisher_name}, converted on load')
+        models.append({
+            'Name': m.name,
+            'In Collection': fam.backbone,
+            'Metadata': {'FLOPs': flops, 'Parameters': params, 'Training Data': fam.dataset},
+            'Results': [{'Task': 'Image Classification', 'Dataset': fam.dataset,
+                         'Metrics': metrics}],
+            'Weights': r.url,
+            'Config': 'configs/' + m.config,
+            'Converted From': {'Weights': r.url, 'Code': fam.code},
+            'Reported By': f'{r.reported_by} ({"the authors" if r.source == "official" else "timm"}'
+                           f'; not measured by mmghost)',
+            'Form': form,
+        })
+    return {
+        'Collections': [{
+            'Name': fam.backbone,
+            'Metadata': {'Training Data': fam.dataset, 'Architecture': _ARCHITECTURE[fam.key]},
+            'Paper': {'URL': fam.paper, 'Title': fam.title},
+            'README': 'docs/model_zoo.md',
+        }],
+        'Models': models,
+    }
+
+
+def model_index() -> dict:
+    """``model-index.yml``: the metafile of every family with published models."""
+    return {'Import': [metafile_path(f) for f in FAMILIES.values() if f.releases]}
