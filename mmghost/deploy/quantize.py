@@ -1,0 +1,203 @@
+"""INT8 post-training quantization of exported models: static, per-channel, calibrated on
+images of the config's training set (pre-processed as at test time).
+
+Two routes, chosen with ``backend``:
+
+* ``'onnxruntime'``: ONNX Runtime's QDQ quantizer (``quantize_static``, per-channel int8
+  weights, uint8 activations, MinMax calibration); the result is an ONNX file that ONNX
+  Runtime (and OpenVINO) run;
+* ``'openvino'``: NNCF's post-training quantization of the OpenVINO model; the result is an
+  OpenVINO IR (``.xml``).
+
+Which layers stay in float is ``keep_float``, a list of layer groups found in the graph by
+their names and attributes: ``'first_conv'`` (the stem), ``'head_outputs'`` (the last convs of
+detection heads, the classifier's last linear layer), ``'depthwise'`` (convs with groups > 1)
+and ``'dfc'`` (the DFC attention branches and their gates); the defaults are the measured
+choice (docs/deployment.md).
+"""
+import os
+import os.path as osp
+import re
+import tempfile
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import numpy as np
+
+__all__ = ['LAYER_GROUPS', 'DEFAULT_KEEP_FLOAT', 'calibration_batches', 'float_nodes',
+           'quantize_model']
+
+LAYER_GROUPS = ('first_conv', 'head_outputs', 'depthwise', 'dfc')
+DEFAULT_KEEP_FLOAT = ('first_conv', 'head_outputs', 'depthwise', 'dfc')
+_HEAD_OUTPUTS = re.compile(r'(retina_cls|retina_reg|convs_pred|conv_cls|conv_reg|'
+                           r'head/layers\.1|/fc/|classifier)')
+
+
+def calibration_batches(config, num_images: int, split: str = 'train',
+                        model_file: Optional[str] = None) -> List[np.ndarray]:
+    """The first ``num_images`` images of the config's ``split`` set, each pre-processed as
+    at test time into a ``1 x 3 x H x W`` float32 batch.
+
+    Raises:
+        ValueError: ``num_images`` < 1, an empty dataset, or (with ``model_file``, a static
+            graph) an image whose pre-processed size is not the graph's input size.
+    """
+    from mmengine.registry import DATASETS, DefaultScope
+
+    from mmghost.models.utils import default_scope, load_config
+    from .preprocess import Preprocessor
+    from .runtime import read_metadata
+    if isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 1:
+        raise ValueError(f'the calibration set must hold at least one image, got '
+                         f'num_images={num_images!r}')
+    cfg = load_config(config)
+    loader = cfg.get(f'{split}_dataloader')
+    if not loader:
+        raise ValueError(f'the config has no {split}_dataloader to calibrate on')
+    dataset_cfg = dict(loader['dataset'])
+    while 'dataset' in dataset_cfg:
+        dataset_cfg = dict(dataset_cfg['dataset'])
+    dataset_cfg['pipeline'] = []
+    try:
+        with DefaultScope.overwrite_default_scope(default_scope(cfg)):
+            dataset = DATASETS.build(dataset_cfg)
+            size = len(dataset)
+    except Exception as e:  # datasets refuse an empty folder with several error types
+        raise ValueError(f'the calibration set is empty or unreadable: {split}_dataloader.'
+                         f'dataset (data_root {dataset_cfg.get("data_root")!r}): '
+                         f'{type(e).__name__}: {e}') from None
+    if size == 0:
+        raise ValueError(f'the calibration set is empty: {split}_dataloader.dataset has no '
+                         f'images (data_root {dataset_cfg.get("data_root")!r})')
+    pre = Preprocessor(cfg)
+    meta = read_metadata(model_file) if model_file else {}
+    batches = []
+    for i in range(min(num_images, len(dataset))):
+        path = dataset.get_data_info(i)['img_path']
+        x = pre([path])['inputs'].float().numpy()
+        if meta.get('dynamic_hw') == 'false' and \
+                meta.get('export_shape') != f'{x.shape[2]}x{x.shape[3]}':
+            raise ValueError(
+                f'calibration image {path} becomes {x.shape[2]}x{x.shape[3]} after the '
+                f'config\'s pre-processing, but {model_file} was exported for '
+                f'{meta.get("export_shape")} inputs; calibrate with the config the model was '
+                f'exported from, or export with --dynamic-hw')
+        batches.append(np.ascontiguousarray(x))
+    return batches
+
+
+def float_nodes(onnx_path: str, groups: Iterable[str]) -> List[str]:
+    """Names of the ONNX nodes in the layer ``groups`` (see the module docstring)."""
+    import onnx
+    groups = set(groups)
+    unknown = groups - set(LAYER_GROUPS)
+    if unknown:
+        raise ValueError(f'unknown layer groups {sorted(unknown)}; choose from {LAYER_GROUPS}')
+    graph = onnx.load(onnx_path, load_external_data=False).graph
+    names = []
+    first = True
+    for node in graph.node:
+        if node.op_type not in ('Conv', 'Gemm', 'MatMul'):
+            continue
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type == 'Conv' and first:
+            first = False
+            if 'first_conv' in groups:
+                names.append(node.name)
+                continue
+        if 'head_outputs' in groups and _HEAD_OUTPUTS.search(node.name):
+            names.append(node.name)
+        elif 'depthwise' in groups and attrs.get('group', 1) > 1:
+            names.append(node.name)
+        elif 'dfc' in groups and 'short_conv' in node.name:
+            names.append(node.name)
+    return names
+
+
+def quantize_model(onnx_path: str,
+                   out_path: str,
+                   calibration: Sequence[np.ndarray],
+                   backend: str = 'onnxruntime',
+                   keep_float: Iterable[str] = DEFAULT_KEEP_FLOAT,
+                   per_channel: bool = True) -> Dict[str, object]:
+    """Quantize the fp32 export ``onnx_path`` to INT8 at ``out_path`` (written only when done).
+
+    Args:
+        onnx_path (str): The fp32 ONNX export (mmghost metadata is carried over).
+        out_path (str): ``.onnx`` for ``backend='onnxruntime'``, ``.xml`` for ``'openvino'``.
+        calibration (list[np.ndarray]): Calibration batches (:func:`calibration_batches`).
+        backend (str): ``'onnxruntime'`` (QDQ) or ``'openvino'`` (NNCF).
+        keep_float (list[str]): Layer groups left in float.
+        per_channel (bool): Per-channel weight scales. Defaults to True.
+
+    Returns:
+        dict: ``path``, ``backend``, ``float_nodes`` (names kept in float), ``calibration``
+        (number of batches).
+    """
+    if not calibration:
+        raise ValueError('the calibration set is empty: pass at least one batch')
+    keep = float_nodes(onnx_path, keep_float)
+    folder = osp.dirname(osp.abspath(out_path))
+    os.makedirs(folder, exist_ok=True)
+    if backend == 'onnxruntime':
+        _quantize_ort(onnx_path, out_path, calibration, keep, per_channel, folder)
+    elif backend == 'openvino':
+        _quantize_openvino(onnx_path, out_path, calibration, keep)
+    else:
+        raise ValueError(f"unknown quantization backend {backend!r}; choose 'onnxruntime' or "
+                         f"'openvino'")
+    return dict(path=out_path, backend=backend, float_nodes=keep,
+                calibration=len(calibration))
+
+
+def _quantize_ort(onnx_path, out_path, calibration, keep, per_channel, folder):
+    import onnx
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
+                                          QuantType, quantize_static)
+
+    from mmghost.checkpoint.atomic import atomic_write
+
+    class _Reader(CalibrationDataReader):
+
+        def __init__(self):
+            self.items = iter([{'input': b} for b in calibration])
+
+        def get_next(self):
+            return next(self.items, None)
+
+    meta = {p.key: p.value for p in onnx.load(onnx_path, load_external_data=False)
+            .metadata_props}
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        out = osp.join(tmp, 'int8.onnx')
+        quantize_static(onnx_path, out, _Reader(), quant_format=QuantFormat.QDQ,
+                        per_channel=per_channel, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, nodes_to_exclude=list(keep),
+                        op_types_to_quantize=['Conv', 'Gemm', 'MatMul'],
+                        calibrate_method=CalibrationMethod.MinMax)
+        proto = onnx.load(out)
+        del proto.metadata_props[:]
+        meta.update(precision='int8', quantized_by='onnxruntime QDQ (quantize_static)',
+                    float_nodes=str(len(keep)), calibration_images=str(len(calibration)))
+        for key, value in meta.items():
+            proto.metadata_props.add(key=key, value=value)
+        atomic_write(out_path, proto.SerializeToString())
+
+
+def _quantize_openvino(onnx_path, out_path, calibration, keep):
+    try:
+        import nncf
+        import openvino as ov
+    except ImportError as e:
+        raise ImportError('OpenVINO quantization needs openvino and nncf: pip install '
+                          '"mmghost[deploy]"') from e
+    from .runtime import save_openvino
+    if not out_path.endswith('.xml'):
+        raise ValueError(f'an OpenVINO IR is written as .xml (+ .bin), got {out_path}')
+    model = ov.convert_model(onnx_path)
+    names = {op.get_friendly_name() for op in model.get_ops()}
+    ignored = nncf.IgnoredScope(names=[n for n in keep if n in names], validate=False)
+    quantized = nncf.quantize(model, nncf.Dataset(list(calibration)),
+                              subset_size=len(calibration), ignored_scope=ignored)
+    save_openvino(onnx_path, out_path, quantized,
+                  extra_metadata=dict(precision='int8', quantized_by='nncf quantize',
+                                      float_nodes=str(len(keep)),
+                                      calibration_images=str(len(calibration))))

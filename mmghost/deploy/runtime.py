@@ -1,0 +1,157 @@
+"""Running exported models: ONNX Runtime and OpenVINO sessions behind one call (no torch).
+
+``create_backend('onnxruntime' | 'openvino', path, num_threads)`` returns a callable taking the
+normalized ``N x 3 x H x W`` float32 batch and returning the graph's outputs as numpy arrays,
+in the order of the file's ``outputs`` metadata. OpenVINO reads the ONNX file directly or an
+IR (``.xml``) written by :func:`save_openvino`, which keeps mmghost's metadata.
+"""
+import json
+import os
+import os.path as osp
+import tempfile
+from typing import Dict, List, Optional, Sequence
+
+__all__ = ['BACKENDS', 'ort_session', 'openvino_core', 'read_metadata', 'save_openvino',
+           'create_backend', 'OnnxRuntimeBackend', 'OpenVINOBackend']
+
+BACKENDS = ('onnxruntime', 'openvino')
+
+
+def _require(module: str, extra: str):
+    import importlib
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise ImportError(f'this backend needs {module.split(".")[0]}: pip install {extra} '
+                          f'(or pip install "mmghost[deploy]")') from e
+
+
+def ort_session(path: str, providers: Optional[Sequence[str]] = None,
+                num_threads: Optional[int] = None):
+    """An ONNX Runtime session with all graph optimizations (NCHWc layout included),
+    ``num_threads`` intra-op threads (None: ONNX Runtime's default) and one inter-op thread."""
+    ort = _require('onnxruntime', 'onnxruntime')
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if num_threads:
+        opts.intra_op_num_threads = int(num_threads)
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(path, sess_options=opts,
+                                providers=list(providers or ['CPUExecutionProvider']))
+
+
+def openvino_core():
+    return _require('openvino', 'openvino').Core()
+
+
+def read_metadata(path: str) -> Dict[str, str]:
+    """mmghost's metadata of an ONNX file (``metadata_props``) or an OpenVINO IR (``rt_info``)."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'model file {path} does not exist')
+    if path.endswith('.xml'):
+        model = openvino_core().read_model(path)
+        if not model.has_rt_info(['mmghost']):
+            return {}
+        keys = model.get_rt_info(['mmghost']).astype(dict)
+        return {str(k): model.get_rt_info(['mmghost', k]).astype(str) for k in keys}
+    onnx = _require('onnx', 'onnx')
+    proto = onnx.load(path, load_external_data=False)
+    return {p.key: p.value for p in proto.metadata_props}
+
+
+def save_openvino(onnx_path: str, xml_path: str, model=None,
+                  extra_metadata: Optional[Dict[str, str]] = None) -> str:
+    """Convert an ONNX file (or an already read/quantized OpenVINO ``model``) to an OpenVINO
+    IR (``.xml`` + ``.bin``), carrying mmghost's metadata (updated with ``extra_metadata``)
+    along. Both files are written next to their targets first and moved into place only when
+    OpenVINO is done, so an interrupted save leaves no half-written IR."""
+    ov = _require('openvino', 'openvino')
+    if not xml_path.endswith('.xml'):
+        raise ValueError(f'an OpenVINO IR is written as .xml (+ .bin), got {xml_path}')
+    meta = dict(read_metadata(onnx_path), **(extra_metadata or {}))
+    if model is None:
+        model = ov.convert_model(onnx_path)
+    for key, value in meta.items():
+        model.set_rt_info(str(value), ['mmghost', key])
+    folder = osp.dirname(osp.abspath(xml_path))
+    os.makedirs(folder, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        tmp_xml = osp.join(tmp, 'model.xml')
+        ov.save_model(model, tmp_xml, compress_to_fp16=False)
+        os.replace(tmp_xml[:-4] + '.bin', xml_path[:-4] + '.bin')
+        os.replace(tmp_xml, xml_path)
+    return xml_path
+
+
+class _Backend:
+    """Outputs in the order of the file's ``outputs`` metadata (a runtime may reorder them)."""
+
+    name = ''
+
+    def _order_outputs(self, path: str, names: List[str]) -> None:
+        wanted = json.loads(read_metadata(path).get('outputs', 'null') or 'null')
+        if wanted and sorted(wanted) == sorted(names):
+            self.order = [names.index(n) for n in wanted]
+            self.output_names = list(wanted)
+        else:
+            self.order = list(range(len(names)))
+            self.output_names = list(names)
+
+    def __call__(self, batch) -> List:
+        outs = self._run(batch)
+        return [outs[i] for i in self.order]
+
+
+class OnnxRuntimeBackend(_Backend):
+    """``batch -> outputs`` through ONNX Runtime (CPU, or CUDA when ``device`` says so)."""
+
+    name = 'onnxruntime'
+
+    def __init__(self, path: str, num_threads: Optional[int] = None, device: str = 'cpu'):
+        providers = ['CPUExecutionProvider']
+        if str(device).startswith('cuda'):
+            providers.insert(0, 'CUDAExecutionProvider')
+        self.session = ort_session(path, providers, num_threads)
+        self.input_name = self.session.get_inputs()[0].name
+        self._order_outputs(path, [o.name for o in self.session.get_outputs()])
+
+    def _run(self, batch) -> List:
+        return self.session.run(None, {self.input_name: batch})
+
+
+class OpenVINOBackend(_Backend):
+    """``batch -> outputs`` through OpenVINO (``device`` ``'cpu'`` -> OpenVINO's ``CPU``)."""
+
+    name = 'openvino'
+
+    def __init__(self, path: str, num_threads: Optional[int] = None, device: str = 'cpu'):
+        core = openvino_core()
+        config = {'PERFORMANCE_HINT': 'LATENCY'}
+        if num_threads:
+            config['INFERENCE_NUM_THREADS'] = int(num_threads)
+        target = 'CPU' if str(device).lower() == 'cpu' else str(device).upper()
+        self.compiled = core.compile_model(core.read_model(path), target, config)
+        self.request = self.compiled.create_infer_request()
+        self._order_outputs(path, [o.get_any_name() for o in self.compiled.outputs])
+
+    def _run(self, batch) -> List:
+        result = self.request.infer({0: batch})
+        return [result[o] for o in self.compiled.outputs]
+
+
+def create_backend(backend: str, path: str, num_threads: Optional[int] = None,
+                   device: str = 'cpu'):
+    """A backend session of ``path`` (outputs in the file's ``outputs`` metadata order).
+
+    Raises:
+        ValueError: An unknown backend name.
+        FileNotFoundError: No such model file.
+        ImportError: The backend's package is not installed (the message says what to install).
+    """
+    classes = {'onnxruntime': OnnxRuntimeBackend, 'openvino': OpenVINOBackend}
+    if backend not in classes:
+        raise ValueError(f'unknown backend {backend!r}; choose one of {list(classes)} (or '
+                         f"'pytorch' with a checkpoint)")
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'model file {path} does not exist')
+    return classes[backend](path, num_threads, device)

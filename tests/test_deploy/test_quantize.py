@@ -1,0 +1,117 @@
+"""mmghost.deploy.quantize: INT8 post-training quantization through ONNX Runtime's QDQ
+quantizer and NNCF/OpenVINO keeps the layer groups asked for in float, carries the export's
+metadata, and refuses bad input before writing anything. (How close INT8 stays to fp32 is
+measured on a trained model in tests/test_tools/test_deployment_tools.py: a random network's
+logits on random images differ by less than one quantization step, so they cannot show it.)"""
+import os
+
+import numpy as np
+import pytest
+import torch
+from helpers import build, classifier_cfg, randomize_bn
+
+onnx = pytest.importorskip('onnx')
+pytest.importorskip('onnxruntime')
+
+
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory):
+    """A GhostNetV2 classifier (DFC branches, depthwise convs) exported at 64 x 64 and 16
+    calibration batches drawn like its inputs."""
+    from mmghost.deploy import export_onnx
+    torch.manual_seed(0)
+    model = build(classifier_cfg('GhostNetV2', 0.5))
+    x = torch.randn(8, 3, 64, 64)
+    randomize_bn(model, inputs=lambda m: m(x, mode='tensor'))
+    path = str(tmp_path_factory.mktemp('q') / 'v2.onnx')
+    export_onnx(model.eval(), path, shape=(64, 64))
+    rng = np.random.default_rng(0)
+    calib = [rng.standard_normal((1, 3, 64, 64)).astype(np.float32) for _ in range(16)]
+    return path, calib
+
+
+def _op_names(path, op):
+    return {n.name for n in onnx.load(path).graph.node if n.op_type == op}
+
+
+def test_float_nodes_finds_each_layer_group(exported):
+    from mmghost.deploy import float_nodes
+    path, _ = exported
+    graph = onnx.load(path).graph
+    convs = [n for n in graph.node if n.op_type == 'Conv']
+    attrs = {n.name: {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+             for n in convs}
+    assert float_nodes(path, ['first_conv']) == [convs[0].name]
+    depthwise = float_nodes(path, ['depthwise'])
+    assert depthwise and all(attrs[n]['group'] > 1 for n in depthwise)
+    assert len(depthwise) == sum(a.get('group', 1) > 1 for n, a in attrs.items()
+                                 if n != convs[0].name)
+    dfc = float_nodes(path, ['dfc'])
+    assert dfc and all('short_conv' in n for n in dfc)
+    head = float_nodes(path, ['head_outputs'])
+    assert head and all(n in _op_names(path, 'Gemm') | _op_names(path, 'MatMul') for n in head)
+    with pytest.raises(ValueError, match='unknown layer groups'):
+        float_nodes(path, ['stem'])
+
+
+def _outputs(path, batches, backend='onnxruntime'):
+    from mmghost.deploy import create_backend
+    run = create_backend(backend, path)
+    return np.concatenate([run(x)[0] for x in batches])
+
+
+def _ran_quantized(fp32_path, int8_path, batches, backend='onnxruntime'):
+    """The INT8 file runs, gives the fp32 file's output shape, and is not the fp32 model."""
+    ref, out = _outputs(fp32_path, batches), _outputs(int8_path, batches, backend)
+    assert out.shape == ref.shape and np.isfinite(out).all()
+    assert not np.allclose(out, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_onnxruntime_qdq_quantizes_all_but_the_kept_layers(exported, tmp_path):
+    from mmghost.deploy import float_nodes, quantize_model, read_metadata
+    path, calib = exported
+    out = str(tmp_path / 'v2-int8.onnx')
+    info = quantize_model(path, out, calib, keep_float=['first_conv', 'head_outputs'])
+    assert info['float_nodes'] == float_nodes(path, ['first_conv', 'head_outputs'])
+    graph = onnx.load(out).graph
+    # Each quantized conv reads a DequantizeLinear weight; the kept ones read float weights.
+    produced_by = {o: n for n in graph.node for o in n.output}
+    conv_inputs = {n.name: [produced_by.get(i) for i in n.input[:2]] for n in graph.node
+                   if n.op_type == 'Conv'}
+    quantized = {name for name, (act, w) in conv_inputs.items()
+                 if w is not None and w.op_type == 'DequantizeLinear'}
+    assert info['float_nodes'][0] in conv_inputs and info['float_nodes'][0] not in quantized
+    assert len(quantized) == len(conv_inputs) - 1
+    meta = read_metadata(out)
+    assert meta['precision'] == 'int8' and meta['task'] == 'classifier'
+    assert meta['calibration_images'] == '16'
+    _ran_quantized(path, out, calib[:4])
+
+
+def test_openvino_nncf_writes_an_ir_with_metadata(exported, tmp_path):
+    pytest.importorskip('nncf')
+    ov = pytest.importorskip('openvino')
+    from mmghost.deploy import quantize_model, read_metadata
+    path, calib = exported
+    out = str(tmp_path / 'ir' / 'v2-int8.xml')
+    quantize_model(path, out, calib, backend='openvino', keep_float=['first_conv'])
+    assert sorted(os.listdir(tmp_path / 'ir')) == ['v2-int8.bin', 'v2-int8.xml']
+    meta = read_metadata(out)
+    assert meta['precision'] == 'int8' and meta['quantized_by'].startswith('nncf')
+    assert meta['outputs'] == read_metadata(path)['outputs']
+    model = ov.Core().read_model(out)
+    assert any(op.get_type_name() == 'FakeQuantize' for op in model.get_ops())
+    _ran_quantized(path, out, calib[:4], backend='openvino')
+
+
+def test_bad_input_writes_nothing(exported, tmp_path):
+    from mmghost.deploy import quantize_model
+    path, calib = exported
+    out = tmp_path / 'x.onnx'
+    with pytest.raises(ValueError, match='calibration set is empty'):
+        quantize_model(path, str(out), [])
+    with pytest.raises(ValueError, match='unknown quantization backend'):
+        quantize_model(path, str(out), calib, backend='tensorrt')
+    with pytest.raises(ValueError, match=r'\.xml'):
+        quantize_model(path, str(out), calib, backend='openvino')
+    assert not out.exists() and os.listdir(tmp_path) == []
