@@ -5,4 +5,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="$(bash "$REPO/tools/setup_env.sh" | tail -n 1)"
 cd "$REPO"
-exec "$PY" -m pytest tests -q -p no:cacheprovider --timeout=900 "$@"
+# Two pytest-xdist workers (one thread each), each taking whole test files, so that module
+# fixtures are built once; MMGHOST_TEST_WORKERS=0 runs in one process.
+exec "$PY" -m pytest tests -q -p no:cacheprovider --timeout=900 \
+  -n "${MMGHOST_TEST_WORKERS:-2}" --dist loadfile "$@"
