@@ -24,7 +24,8 @@ from mmghost.registry import MODELS
 from .preprocess import Preprocessor, detections_to_samples, logits_to_samples
 from .runtime import create_backend, read_metadata
 
-__all__ = ['DeployedModel', 'Deployment', 'check_model_file', 'deployed_config',
+__all__ = ['DeployedModel', 'Deployment', 'check_model_file', 'check_test_inputs',
+           'deployed_config',
            'match_detections', 'compare_predictions', 'BACKENDS']
 
 BACKENDS = ('pytorch', 'onnxruntime', 'openvino')
@@ -119,12 +120,44 @@ class DeployedModel(BaseModel):
         return logits_to_samples(outs[0], data_samples)
 
 
+def check_test_inputs(cfg, meta: Dict[str, str], model_file: str) -> None:
+    """Before a test run: a static graph must take what the config's test set becomes (its
+    first image through the config's pre-processing, and the dataloader's batch size).
+
+    Raises:
+        ValueError: The graph's static H x W or batch is not what the config gives.
+    """
+    static_hw = meta.get('dynamic_hw') == 'false'
+    static_batch = meta.get('dynamic_batch') == 'false'
+    if not (static_hw or static_batch):
+        return
+    loader = cfg.get('test_dataloader') or {}
+    batch = int(loader.get('batch_size', 1))
+    if static_batch and int(meta.get('export_batch_size', 1)) != batch:
+        raise ValueError(f'{model_file} has a static batch of {meta.get("export_batch_size")}, '
+                         f'but test_dataloader.batch_size is {batch}; set it with --cfg-options '
+                         f'test_dataloader.batch_size={meta.get("export_batch_size")} or export '
+                         f'with a dynamic batch')
+    if static_hw:
+        from mmengine.registry import DATASETS, DefaultScope
+
+        from mmghost.models.utils import default_scope
+        dataset_cfg = copy.deepcopy(dict(loader['dataset']))
+        with DefaultScope.overwrite_default_scope(default_scope(cfg)):
+            dataset = DATASETS.build(dataset_cfg)
+        if len(dataset):
+            path = dataset.get_data_info(0)['img_path']
+            inputs = Preprocessor(cfg)([path])['inputs']
+            _check_input(dict(meta, dynamic_batch='true'), inputs, model_file)
+
+
 def deployed_config(config, model_file: str, backend: str = 'onnxruntime',
                     num_threads: Optional[int] = None, device: str = 'cpu'):
     """A copy of ``config`` whose model is the exported ``model_file`` (checked to be an export
     of the config's model), for ``Runner.from_cfg(...).test()``."""
     cfg = load_config(config)
     meta = check_model_file(model_file, cfg)
+    check_test_inputs(cfg, meta, model_file)
     task = 'detector' if meta['task'] == 'detector' else 'classifier'
     cfg.model = dict(type='mmghost.DeployedModel', model_file=model_file, backend=backend,
                      task=task, num_threads=num_threads, device=device,

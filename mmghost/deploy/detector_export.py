@@ -42,6 +42,7 @@ import torch.nn as nn
 from mmghost.models.layers.reparam import pending_reparam_modules, switch_to_deploy
 from .detector_ops import (ROI_ALIGN_MIN_OPSET, clip_boxes, nms_keep, pad_rows, roi_align,
                            select_top, topk_padded)
+from .onnx_export import export_graph, preprocessor_metadata
 
 __all__ = ['DetectorExportModule', 'export_detector', 'OUTPUT_NAMES', 'supported_head',
            'output_names']
@@ -150,7 +151,7 @@ class DetectorExportModule(nn.Module):
         detector (nn.Module): An mmdet RetinaNet-style, YOLOv3 or two-stage (RPN + standard
             RoI head) detector, deploy form.
         test_cfg (dict, optional): Post-processing; defaults to the head's ``test_cfg`` (a
-            two-stage detector: ``dict(rpn=..., rcnn=...)``, its ``test_cfg``).
+            two-stage detector: ``dict(rpn=..., rcnn=...)``, its RPN's and RoI head's).
     """
 
     def __init__(self, detector: nn.Module, test_cfg: Optional[dict] = None):
@@ -159,7 +160,8 @@ class DetectorExportModule(nn.Module):
         self.detector = detector
         if self.kind == 'two_stage':
             roi = detector.roi_head
-            cfg = dict(detector.test_cfg if test_cfg is None else test_cfg)
+            cfg = dict(rpn=detector.rpn_head.test_cfg, rcnn=roi.test_cfg) \
+                if test_cfg is None else dict(test_cfg)
             self.rpn_cfg, rcnn = dict(cfg['rpn']), dict(cfg['rcnn'])
             self.rpn_iou = _nms_cfg(self.rpn_cfg, 'test_cfg.rpn')
             self.rpn_pre = int(self.rpn_cfg.get('nms_pre', 1000))
@@ -382,7 +384,6 @@ def export_detector(detector: nn.Module,
     """
     import copy
 
-    from .onnx_export import export_graph, preprocessor_metadata
     wrapper = DetectorExportModule(copy.deepcopy(detector).eval(), test_cfg)
     if wrapper.kind == 'two_stage' and opset < ROI_ALIGN_MIN_OPSET:
         raise ValueError(f'a two-stage detector needs opset >= {ROI_ALIGN_MIN_OPSET} '

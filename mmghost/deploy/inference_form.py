@@ -22,7 +22,7 @@ def optimize_for_inference(model: nn.Module, channels_last: bool = False) -> nn.
        stem, shortcuts, DFC branches, V1/V2 Ghost modules and the final 1x1 conv;
     3. ``channels_last=True`` stores the weights NHWC; give it NHWC inputs too. On CPU,
        oneDNN's depth-wise convs and the DFC gates' nearest upsampling are much faster in
-       NHWC (GhostNetV3 deploy: about 0.7x the NCHW time, see the README).
+       NHWC (GhostNetV3 deploy: about 0.7x the NCHW time, docs/benchmarks.md).
 
     The model is put in eval mode, since folding uses the BN running statistics. ONNX
     Runtime folds BNs itself, so :func:`mmghost.deploy.onnx_export.export_onnx` only deploys.

@@ -1,4 +1,6 @@
-"""ONNX export of GhostNet-family classifiers and backbones (deploy form), and its check.
+"""ONNX export of GhostNet-family classifiers and backbones (deploy form); the graph writer
+(:func:`export_graph`) that the whole-detector exporter shares. The check against PyTorch is
+:mod:`.onnx_check`.
 
     from mmghost.deploy import export_onnx, check_onnx
     info = export_onnx(model, 'ghostnetv3.onnx', shape=(224, 224), dynamic_hw=True)
@@ -38,12 +40,10 @@ Dynamic H x W: the smallest input
 import copy
 import io
 import json
-import os
 import os.path as osp
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
 import torch.nn as nn
 
@@ -51,12 +51,10 @@ from mmghost.checkpoint.atomic import atomic_write
 from mmghost.models.backbones.base_ghostnet import BaseGhostNet
 from mmghost.models.layers.reparam import pending_reparam_modules, switch_to_deploy
 from mmghost.models.utils import is_detector, seeded_input, tensor_forward
-from .runtime import create_backend, read_metadata
 
 __all__ = [
-    'OnnxExportModule', 'export_onnx', 'export_graph', 'check_onnx', 'compare_onnx',
-    'min_input_size', 'dfc_input_sizes', 'resize_attributes', 'INPUT_NAME', 'MIN_OPSET',
-    'MAX_OPSET'
+    'OnnxExportModule', 'export_onnx', 'export_graph', 'min_input_size', 'dfc_input_sizes',
+    'preprocessor_metadata', 'resize_attributes', 'INPUT_NAME', 'MIN_OPSET', 'MAX_OPSET'
 ]
 
 INPUT_NAME = 'input'
@@ -405,206 +403,3 @@ def resize_attributes(path: str) -> List[Dict[str, object]]:
                 attrs[a.name] = v.decode() if isinstance(v, bytes) else v
             result.append(attrs)
     return result
-
-
-def _validate_input(x: torch.Tensor, meta: Dict[str, str]) -> None:
-    if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f'inputs must be N x 3 x H x W tensors, got {shape}')
-    n, _, h, w = x.shape
-    if meta.get('dynamic_batch') == 'false' and 'export_batch_size' in meta and \
-            n != int(meta['export_batch_size']):
-        raise ValueError(f'the graph has a static batch of {meta["export_batch_size"]}, got an '
-                         f'input of batch {n}')
-    if meta.get('dynamic_hw') == 'false' and 'export_shape' in meta and \
-            f'{h}x{w}' != meta['export_shape']:
-        raise ValueError(f'the graph has a static H x W of {meta["export_shape"]}, got an '
-                         f'input of {h}x{w}; export with dynamic_hw=True for other sizes')
-    if meta.get('min_input_size') and min(h, w) < int(meta['min_input_size']):
-        raise ValueError(f'input {h}x{w} is below the graph\'s min_input_size '
-                         f'{meta["min_input_size"]}: some DFC gate would see a map under 2 px, '
-                         f'where PyTorch skips the average pool but the graph does not')
-
-
-@torch.no_grad()
-def compare_onnx(path: str,
-                 model: nn.Module,
-                 inputs: Union[torch.Tensor, Sequence[torch.Tensor]],
-                 backend: str = 'onnxruntime',
-                 num_threads: Optional[int] = None) -> List[Dict[str, object]]:
-    """Run ``inputs`` through an exported file (ONNX Runtime or OpenVINO) and through
-    ``model``; one record per input.
-
-    ``model`` is wrapped as at export time (the file's ``task`` metadata says whether it
-    was a backbone or a whole detector); it may be the training or the deploy form, and is
-    run in eval mode.
-
-    Returns:
-        list[dict]: Per input: ``shape``, ``max_abs_diff`` and ``max_abs_ref`` (the largest
-        PyTorch output magnitude) over all outputs, and ``max_rel_diff``, the largest
-        ``max|ORT - PyTorch| / max|PyTorch|`` of a single output (each output relative to
-        its own scale, so a small-valued output is not hidden by a large one).
-
-    Raises:
-        ValueError: An input the graph cannot run exactly (static shape mismatch, or H, W
-            below the recorded ``min_input_size``).
-    """
-    meta = read_metadata(path)
-    if meta.get('task') == 'detector':
-        from .detector_export import DetectorExportModule
-        detector = copy.deepcopy(model).eval()
-        switch_to_deploy(detector)
-        wrapper = _as_export_module(DetectorExportModule(detector), False)
-    else:
-        wrapper = _as_export_module(model, meta.get('task') == 'backbone')
-    inputs = [inputs] if isinstance(inputs, torch.Tensor) else list(inputs)
-    for x in inputs:
-        _validate_input(x, meta)
-    run = create_backend(backend, path, num_threads or torch.get_num_threads())
-    records = []
-    was_training = wrapper.net.training
-    wrapper.eval()
-    try:
-        for x in inputs:
-            with torch.no_grad():
-                ref = wrapper(x.float())
-            ref = list(ref) if isinstance(ref, (list, tuple)) else [ref]
-            got = run(np.ascontiguousarray(x.float().cpu().numpy()))
-            if len(got) != len(ref):
-                raise ValueError(f'the graph has {len(got)} outputs, the model {len(ref)}')
-            diff = scale = rel = 0.0
-            for r, g in zip(ref, got):
-                g = torch.from_numpy(g)
-                if tuple(g.shape) != tuple(r.shape):
-                    raise ValueError(f'output shape {tuple(g.shape)} from {backend}, '
-                                     f'{tuple(r.shape)} from PyTorch, for input '
-                                     f'{tuple(x.shape)}')
-                d = (g.float() - r.cpu().float()).abs().max().item() if r.numel() else 0.0
-                m = r.abs().max().item() if r.numel() else 0.0
-                diff, scale = max(diff, d), max(scale, m)
-                rel = max(rel, d / max(m, 1e-12))
-            records.append(dict(shape=tuple(x.shape), max_abs_diff=diff, max_abs_ref=scale,
-                                max_rel_diff=rel))
-    finally:
-        wrapper.net.train(was_training)
-    return records
-
-
-def check_onnx(path: str,
-               model: nn.Module,
-               inputs: Union[torch.Tensor, Sequence[torch.Tensor]],
-               rtol: Optional[float] = None,
-               backend: str = 'onnxruntime',
-               num_threads: Optional[int] = None) -> float:
-    """Largest ``|onnxruntime - PyTorch|`` over ``inputs`` and all outputs.
-
-    Args:
-        path (str): The exported ``.onnx`` file.
-        model (nn.Module): The model it was exported from (training or deploy form).
-        inputs (Tensor | list[Tensor]): Normalized ``N x 3 x H x W`` batches.
-        rtol (float, optional): When given, raise if, for any input and output, the max
-            abs difference exceeds ``rtol * max|PyTorch output|`` (``1e-4`` suits fp32).
-        backend (str): ``'onnxruntime'`` or ``'openvino'``.
-        num_threads (int, optional): onnxruntime intra-op threads; torch's by default.
-
-    Returns:
-        float: The max absolute difference.
-
-    Raises:
-        ValueError: An input the graph cannot run exactly (see :func:`compare_onnx`).
-        AssertionError: ``rtol`` is given and exceeded.
-    """
-    records = compare_onnx(path, model, inputs, backend, num_threads)
-    if rtol is not None:
-        for r in records:
-            if not r['max_rel_diff'] <= rtol:
-                raise AssertionError(
-                    f'onnxruntime differs from PyTorch at input {r["shape"]}: max abs diff '
-                    f'{r["max_abs_diff"]:.3e}, {r["max_rel_diff"]:.2e} of an output\'s '
-                    f'magnitude > rtol {rtol:g}')
-    return max(r['max_abs_diff'] for r in records)
-
-
-#: Sizes a dynamic H x W export is checked at besides its export shape (odd, non-square).
-DEFAULT_CHECK_SHAPES = ((97, 131), (65, 65))
-
-
-def export_checked(model: nn.Module,
-                   path: str,
-                   shape: _Shape = (224, 224),
-                   dynamic_batch: bool = True,
-                   dynamic_hw: bool = False,
-                   opset: int = 17,
-                   backbone_only: bool = False,
-                   check_shapes: Optional[Sequence[Tuple[int, int]]] = None,
-                   rtol: float = 1e-4,
-                   log=print) -> float:
-    """:func:`export_onnx`, then compare onnxruntime with PyTorch on seeded batches (2 images
-    with a dynamic batch) at the export shape and, with ``dynamic_hw``, at ``check_shapes``
-    (default :data:`DEFAULT_CHECK_SHAPES`). ``path`` is removed if, for any output, the error
-    exceeds ``rtol`` times that output's largest magnitude.
-
-    Returns:
-        float: The largest relative difference.
-
-    Raises:
-        ValueError: A check size below :func:`min_input_size` (nothing written), or bad
-            export arguments.
-        DeployError: The comparison failed (``path`` removed).
-    """
-    from .reparameterize import DeployError
-    h, w = _hw(shape)
-    shapes = [(h, w)]
-    if dynamic_hw:
-        extra = check_shapes if check_shapes is not None else DEFAULT_CHECK_SHAPES
-        shapes += [tuple(s) for s in extra if tuple(s) != (h, w)]
-        whole_detector = is_detector(model) and not backbone_only
-        least = min_input_size(model.backbone if whole_detector else model, backbone_only)
-        small = [f'{a}x{b}' for a, b in shapes if min(a, b) < least]
-        if small:
-            raise ValueError(
-                f'{", ".join(small)} below the min_input_size {least} of this model: a '
-                f'dynamic H x W graph is exact only when every DFC gate sees a map of at '
-                f'least 2x2 px (inputs >= {least}); choose larger sizes, or export a static '
-                f'graph (no --dynamic-hw) at the size you need')
-    if is_detector(model) and not backbone_only:
-        from .detector_export import export_detector
-        info = export_detector(model, path, (h, w), dynamic_batch=dynamic_batch,
-                               dynamic_hw=dynamic_hw, opset=opset)
-    else:
-        info = export_onnx(model, path, (h, w), dynamic_batch=dynamic_batch,
-                           dynamic_hw=dynamic_hw, opset=opset, backbone_only=backbone_only)
-    meta = info['metadata']
-    log(f'wrote {path}: {meta["task"]} {meta.get("detector", "")} {meta["backbone"]} (deploy '
-        f'form), opset {opset}, input '
-        f'{info["input_name"]} {"N" if dynamic_batch else 1}x3x{"H" if dynamic_hw else h}x'
-        f'{"W" if dynamic_hw else w}, outputs {", ".join(info["output_names"])}')
-    if 'mean' in meta:
-        log(f'input is normalized outside the graph: mean {meta["mean"]}, std {meta["std"]}, '
-            f'bgr_to_rgb {meta.get("bgr_to_rgb", "false")} (in metadata_props)')
-    if info['min_input_size'] is not None:
-        log(f'dynamic H x W valid for H, W >= {info["min_input_size"]}')
-    resizes = resize_attributes(path)
-    if resizes:
-        kinds = sorted({(r.get('mode'), r.get('coordinate_transformation_mode'),
-                         r.get('nearest_mode')) for r in resizes})
-        log(f'{len(resizes)} Resize nodes (DFC gates): ' +
-            '; '.join(f'mode={a}, coordinate_transformation_mode={b}, nearest_mode={c}'
-                      for a, b, c in kinds))
-    batch = 2 if dynamic_batch else 1
-    inputs = [seeded_input(s, batch, seed=i) for i, s in enumerate(shapes)]
-    worst, failed = 0.0, []
-    for r in compare_onnx(path, model, inputs):
-        rel = r['max_rel_diff']  # per output, relative to its own magnitude
-        worst = max(worst, rel)
-        n, _, a, b = r['shape']
-        log(f'onnxruntime vs PyTorch at {n}x3x{a}x{b}: max abs diff {r["max_abs_diff"]:.3e} '
-            f'(max |output| {r["max_abs_ref"]:.3e}, relative {rel:.2e})')
-        if not rel <= rtol:
-            failed.append(f'{a}x{b}')
-    if failed:
-        os.remove(path)
-        raise DeployError(f'FAILED: onnxruntime differs from PyTorch by more than rtol '
-                          f'{rtol:g} at {", ".join(failed)}; {path} removed')
-    log(f'OK: max relative difference {worst:.2e} <= {rtol:g}')
-    return worst

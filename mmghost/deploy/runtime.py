@@ -144,7 +144,8 @@ def create_backend(backend: str, path: str, num_threads: Optional[int] = None,
     """A backend session of ``path`` (outputs in the file's ``outputs`` metadata order).
 
     Raises:
-        ValueError: An unknown backend name.
+        ValueError: An unknown backend name, or a file the runtime cannot load (the message
+            names the ops outside the ONNX standard, if any).
         FileNotFoundError: No such model file.
         ImportError: The backend's package is not installed (the message says what to install).
     """
@@ -154,4 +155,31 @@ def create_backend(backend: str, path: str, num_threads: Optional[int] = None,
                          f"'pytorch' with a checkpoint)")
     if not osp.isfile(path):
         raise FileNotFoundError(f'model file {path} does not exist')
-    return classes[backend](path, num_threads, device)
+    try:
+        return classes[backend](path, num_threads, device)
+    except ImportError:
+        raise
+    except Exception as e:  # the runtimes raise their own types for graphs they cannot load
+        raise ValueError(_load_failure(backend, path, e)) from None
+
+
+def _foreign_ops(path: str) -> List[str]:
+    """``domain::op`` of the ONNX graph's nodes outside the standard ONNX domains."""
+    try:
+        import onnx
+        graph = onnx.load(path, load_external_data=False).graph
+    except Exception:  # noqa: BLE001  (an IR or an unreadable file: nothing to list)
+        return []
+    return sorted({f'{n.domain}::{n.op_type}' for n in graph.node
+                   if n.domain not in ('', 'ai.onnx')})
+
+
+def _load_failure(backend: str, path: str, error: Exception) -> str:
+    first = (str(error).strip().splitlines() or [''])[0][:300]
+    msg = f'{backend} cannot load {path}: {type(error).__name__}: {first}'
+    foreign = _foreign_ops(path) if path.endswith('.onnx') else []
+    if foreign:
+        msg += (f'; the graph has ops outside the ONNX standard that {backend} does not run: '
+                f'{", ".join(foreign)}. Export with mmghost (tools/deployment/pytorch2onnx.py), '
+                f'whose graphs use standard ONNX ops only')
+    return msg

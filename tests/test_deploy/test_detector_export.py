@@ -1,5 +1,6 @@
-"""mmghost.deploy.detector_export: RetinaNet and YOLOv3 exported whole (decoding and NMS in the
-graph) give mmdet's own predictions, in ONNX Runtime and in OpenVINO, at odd and dynamic sizes."""
+"""mmghost.deploy.detector_export: RetinaNet (every backbone family), YOLOv3 and Faster / Mask
+R-CNN exported whole (decoding, RoI Align and NMS in the graph) give mmdet's own predictions, in
+ONNX Runtime and in OpenVINO, at odd and dynamic sizes."""
 import os.path as osp
 
 import numpy as np
@@ -106,6 +107,29 @@ def test_exported_detector_gives_mmdets_predictions(name, backend, request, tmp_
             assert_same_detections(ref, boxes[b], scores[b], labels[b])
 
 
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+@pytest.mark.parametrize('config', ['retinanet_ghostnet-1.1x.py', 'retinanet_ghostnetv2.py',
+                                    'retinanet_repghost-1.3x.py'])
+def test_every_backbone_family_exports_whole(config, backend, tmp_path):
+    """The other families' RetinaNets (GhostNet's plain Ghost modules, GhostNetV2's DFC gates
+    under a dynamic H x W, RepGhostNet fused for export) give mmdet's predictions too."""
+    if backend == 'openvino':
+        pytest.importorskip('openvino')
+    from mmghost.deploy import create_backend, export_detector
+    det = _detector(osp.join(REPO, 'configs', 'detection', config), ('retina_cls', 'retina_reg'),
+                    backbone=dict(init_cfg=None), bbox_head=dict(num_classes=3))
+    with torch.no_grad():
+        det.bbox_head.retina_cls.bias.fill_(-1.0)
+        det.bbox_head.retina_reg.weight.mul_(0.1)
+    path = str(tmp_path / 'det.onnx')
+    export_detector(det, path, shape=(96, 96), dynamic_hw=True)
+    run = create_backend(backend, path)
+    x = torch.randn(2, 3, 97, 131, generator=torch.Generator().manual_seed(1))
+    boxes, scores, labels = run(x.numpy())
+    for b, ref in enumerate(mmdet_predictions(det, x)):
+        assert_same_detections(ref, boxes[b], scores[b], labels[b])
+
+
 def test_static_export_and_test_cfg_are_honoured(retinanet, tmp_path):
     from mmghost.deploy import create_backend, export_detector
     from mmengine.config import ConfigDict
@@ -121,3 +145,142 @@ def test_static_export_and_test_cfg_are_honoured(retinanet, tmp_path):
     finally:
         retinanet.bbox_head.test_cfg = saved
     assert_same_detections(ref, boxes[0], scores[0], labels[0])
+
+
+def _two_stage(config):
+    """A random Faster / Mask R-CNN whose RPN and box head give spread scores: BN calibrated,
+    neck and RPN convs scaled to unit output spread, objectness and class logits widened."""
+    torch.manual_seed(0)
+    cfg = load_config(osp.join(REPO, 'configs', 'detection', config))
+    cfg.model.backbone.update(widen_factor=0.5, init_cfg=None)
+    cfg.model.neck.in_channels = [12, 20, 56, 480]
+    cfg.model.roi_head.bbox_head.num_classes = 3
+    if 'mask_head' in cfg.model.roi_head:
+        cfg.model.roi_head.mask_head.num_classes = 3
+    det = build_from_config(cfg)
+    x = torch.randn(4, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    calibrate_bn(det, lambda m: m.extract_feat(x))
+    convs = [m for m in list(det.neck.modules()) + list(det.rpn_head.modules())
+             if isinstance(m, torch.nn.Conv2d)]
+    normalize_outputs(det, lambda m: m.rpn_head(m.extract_feat(x)), convs)
+    with torch.no_grad():
+        det.rpn_head.rpn_cls.weight.mul_(3.0)
+        det.rpn_head.rpn_reg.weight.mul_(0.1)  # proposals near their anchors
+        det.roi_head.bbox_head.fc_cls.weight.mul_(20.0)  # softmax scores well above 0.05
+        det.roi_head.bbox_head.fc_reg.weight.mul_(0.1)
+    return det.eval()
+
+
+@pytest.fixture(scope='module')
+def faster_rcnn():
+    return _two_stage('faster-rcnn_ghostv3.py')
+
+
+@pytest.fixture(scope='module')
+def mask_rcnn():
+    return _two_stage('mask-rcnn_ghostv3.py')
+
+
+def _samples(x):
+    from mmghost.models.utils import det_samples
+    return det_samples(x)
+
+
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+@pytest.mark.parametrize('name', ['faster_rcnn', 'mask_rcnn'])
+def test_exported_two_stage_detector_gives_mmdets_predictions(name, backend, request,
+                                                              tmp_path):
+    """RPN proposals, multi-level RoI Align, the box head's class-wise boxes and NMS in one
+    graph; Mask R-CNN's masks, pasted by the shared post-processing, are mmdet's."""
+    if backend == 'openvino':
+        pytest.importorskip('openvino')
+    from mmghost.deploy import DeployedModel, export_detector, read_metadata
+    det = request.getfixturevalue(name)
+    path = str(tmp_path / f'{name}.onnx')
+    info = export_detector(det, path, shape=(96, 96), dynamic_hw=True)
+    with_mask = name == 'mask_rcnn'
+    assert info['output_names'] == ['boxes', 'scores', 'labels'] + ['masks'] * with_mask
+    meta = read_metadata(path)
+    assert meta['head'] == 'two_stage' and meta['detector'] == type(det).__name__
+    import onnx
+    ops = {n.op_type for n in onnx.load(path).graph.node}
+    assert {'RoiAlign', 'NonMaxSuppression'} <= ops
+    deployed = DeployedModel(path, backend)
+    for i, (h, w) in enumerate([(96, 96), (97, 131)]):
+        x = torch.randn(2, 3, h, w, generator=torch.Generator().manual_seed(i + 1))
+        with torch.no_grad():
+            refs = det.predict(x, _samples(x), rescale=True)
+        raw = deployed.session(x.numpy())
+        assert raw[0].shape == (2, 100, 4)
+        gots = deployed(x, _samples(x))
+        for b, (ref, got) in enumerate(zip(refs, gots)):
+            ref, got = ref.pred_instances, got.pred_instances
+            assert_same_detections(ref, raw[0][b], raw[1][b], raw[2][b])
+            if with_mask:
+                assert raw[3].shape == (2, 100, 28, 28)
+                assert got.masks.shape == ref.masks.shape == (len(ref), h, w)
+                # Pair each reference detection with the deployed one of the nearest box.
+                dist = (ref.bboxes[:, None] - got.bboxes[None]).abs().amax(-1)
+                dist[ref.labels[:, None] != got.labels[None]] = float('inf')
+                pair = dist.argmin(1)
+                agree = (ref.masks == got.masks[pair]).flatten(1).float().mean(1)
+                assert agree.min() >= 0.999, agree.min()
+                assert ref.masks.any()
+
+
+def test_two_stage_rois_of_an_empty_level_and_static_batch(faster_rcnn, tmp_path):
+    """Proposals too small for the coarse levels leave their RoI Align empty (a 0-row
+    RoiAlign in the graph); a static batch of 1 and a stricter test_cfg are honoured."""
+    from mmengine.config import ConfigDict
+    from mmghost.deploy import create_backend, export_detector
+    cfg = ConfigDict(faster_rcnn.test_cfg)
+    cfg.rpn.update(nms_pre=50, max_per_img=30)
+    cfg.rcnn.update(max_per_img=10, score_thr=0.3)
+    path = str(tmp_path / 'static.onnx')
+    export_detector(faster_rcnn, path, shape=(64, 64), dynamic_batch=False, test_cfg=cfg)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    boxes, scores, labels = create_backend('onnxruntime', path)(x.numpy())
+    assert boxes.shape == (1, 10, 4) and (scores[scores > 0] > 0.3).all()
+    saved = faster_rcnn.rpn_head.test_cfg, faster_rcnn.roi_head.test_cfg
+    faster_rcnn.rpn_head.test_cfg, faster_rcnn.roi_head.test_cfg = cfg.rpn, cfg.rcnn
+    try:
+        ref, = mmdet_predictions(faster_rcnn, x)
+    finally:
+        faster_rcnn.rpn_head.test_cfg, faster_rcnn.roi_head.test_cfg = saved
+    assert_same_detections(ref, boxes[0], scores[0], labels[0])
+
+
+def test_detectors_the_exporter_cannot_map_are_refused(faster_rcnn, tmp_path):
+    from mmghost.deploy import export_detector
+    with pytest.raises(ValueError, match='opset >= 16'):
+        export_detector(faster_rcnn, str(tmp_path / 'a.onnx'), opset=13)
+    cfg = load_config('mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py')
+    cfg.model.backbone.init_cfg = None
+    cascade = build_from_config(cfg)
+    with pytest.raises(ValueError, match='CascadeRCNN cannot be exported whole: roi_head is '
+                                         'CascadeRoIHead'):
+        export_detector(cascade, str(tmp_path / 'b.onnx'))
+    assert not list(tmp_path.iterdir())
+
+
+def test_equal_scores_may_be_ranked_either_way_but_real_differences_show():
+    """The export check compares detections as sets where scores tie: two detections whose
+    scores differ by float rounding come out of NMS / top-k in either order."""
+    from mmghost.deploy.onnx_check import align_detections
+    boxes = torch.tensor([[[0., 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50], [0, 0, 0, 0]]])
+    scores = torch.tensor([[0.9, 0.28616846, 0.28616822, 0.0]])
+    labels = torch.tensor([[1, 0, 2, 0]])
+    ref = (boxes, scores, labels)
+    swapped = [t.numpy()[:, [0, 2, 1, 3]] for t in ref]
+    swapped[1][0, 1:3] = [0.28616834, 0.28616840]  # the runtime's rounding, ranked 2 before 1
+    aligned = align_detections(ref, swapped)
+    np.testing.assert_array_equal(aligned[0], boxes.numpy())
+    np.testing.assert_allclose(aligned[1], scores.numpy(), atol=2e-7)
+    np.testing.assert_array_equal(aligned[2], labels.numpy())
+    # A moved box, or scores apart by more than the tolerance, are not explained away.
+    moved = [t.numpy().copy() for t in ref]
+    moved[0][0, 1] += 5
+    assert np.abs(align_detections(ref, moved)[0] - boxes.numpy()).max() == 5
+    far = swapped[:1] + [swapped[1].copy()] + swapped[2:]
+    far[1][0, 1:3] = [0.30, 0.26]
+    assert np.abs(align_detections(ref, far)[2] - labels.numpy()).max() > 0

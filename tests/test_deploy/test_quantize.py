@@ -114,4 +114,26 @@ def test_bad_input_writes_nothing(exported, tmp_path):
         quantize_model(path, str(out), calib, backend='tensorrt')
     with pytest.raises(ValueError, match=r'\.xml'):
         quantize_model(path, str(out), calib, backend='openvino')
+    with pytest.raises(ValueError, match="unknown calibration method 'kl'"):
+        quantize_model(path, str(out), calib, method='kl')
     assert not out.exists() and os.listdir(tmp_path) == []
+
+
+def test_percentile_calibration_narrows_the_ranges_minmax_takes(exported, tmp_path):
+    """A 99.999th-percentile range clips the rare outliers a min/max range stretches for:
+    the activation scales of the percentile model are never wider, some narrower."""
+    from mmghost.deploy import quantize_model, read_metadata
+    path, calib = exported
+    scales = {}
+    for method in ('minmax', 'percentile'):
+        out = str(tmp_path / f'{method}.onnx')
+        quantize_model(path, out, calib, method=method, keep_float=[])
+        assert method in read_metadata(out)['quantized_by']
+        model = onnx.load(out)
+        inits = {i.name: onnx.numpy_helper.to_array(i) for i in model.graph.initializer}
+        scales[method] = {n.input[0]: float(inits[n.input[1]]) for n in model.graph.node
+                          if n.op_type == 'QuantizeLinear' and inits[n.input[1]].size == 1}
+    common = scales['minmax'].keys() & scales['percentile'].keys()
+    assert len(common) > 10
+    ratio = np.array([scales['percentile'][k] / scales['minmax'][k] for k in common])
+    assert (ratio <= 1 + 1e-6).all() and (ratio < 0.99).any()

@@ -9,6 +9,7 @@ trained for a few steps on colour classes. Each test runs its tools in ONE subpr
 import os.path as osp
 
 import pytest
+from helpers import SHAPES_CFG, write_tiny_detector_config
 from tool_runner import run_tools
 
 pytest.importorskip('onnxruntime')
@@ -20,9 +21,6 @@ TEST_DEPLOYED = osp.join(TOOLS, 'deployment', 'test_deployed.py')
 QUANTIZE = osp.join(TOOLS, 'deployment', 'quantize.py')
 DEMO = osp.join(TOOLS, 'deployment', 'demo.py')
 TEST = osp.join(TOOLS, 'test.py')
-DET_CFG = osp.join(REPO, 'configs', 'detection', 'demo', 'retinanet_ghostv3_demo.py')
-SHAPES_CFG = osp.join(REPO, 'configs', 'classification', 'demo',
-                      'ghostnetv3-small_shapes-demo.py')
 
 MAKE_DETECTOR = r'''
 import torch
@@ -40,36 +38,9 @@ torch.save(dict(meta=dict(epoch=0), state_dict=model.state_dict()), 'det.pth')
 '''
 
 
-def write_detector_config(tmp_path):
-    from mmghost.datasets.demo_coco import make_demo_coco
-    data = tmp_path / 'coco'
-    make_demo_coco(str(data), num_train=4, num_val=4, size=96, seed=1)
-    root = str(data) + '/'
-    (tmp_path / 'tiny_det.py').write_text(f"""
-_base_ = {DET_CFG!r}
-model = dict(backbone=dict(widen_factor=0.5), neck=dict(in_channels=[12, 20, 56, 480]))
-image_size = (96, 96)
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=image_size, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
-]
-_data = dict(data_root={root!r}, pipeline=test_pipeline)
-train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                        dataset=dict(data_root={root!r}))
-val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False, dataset=_data)
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file={root + 'annotations/instances_val.json'!r})
-test_evaluator = val_evaluator
-""")
-    return data
-
-
 def test_detector_export_evaluate_compare_quantize_and_draw(tmp_path):
     pytest.importorskip('openvino')
-    data = write_detector_config(tmp_path)
+    _, data = write_tiny_detector_config(tmp_path)
     image = str(data / 'val' / '00000.png')
     code = MAKE_DETECTOR + f'''
 rc = {{}}
@@ -131,6 +102,9 @@ def test_classifier_int8_keeps_its_accuracy_and_bad_inputs_are_refused(tmp_path)
     write_color_classes(data, dict(train=32, val=16))
     write_color_classes(tmp_path / 'colors40', dict(train=2, val=2), size=40)
     (tmp_path / 'empty' / 'train').mkdir(parents=True)
+    (tmp_path / 'mixed').mkdir()  # a good picture, then a file that is not one
+    (tmp_path / 'mixed' / 'a.png').write_bytes((data / 'val' / 'circle' / '000.png').read_bytes())
+    (tmp_path / 'mixed' / 'b.png').write_text('not a picture')
     (tmp_path / 'tiny_cls.py').write_text(f"""
 _base_ = {SHAPES_CFG!r}
 model = dict(backbone=dict(widen_factor=0.5), head=dict(in_channels=80, mid_channels=[32]))
@@ -171,11 +145,18 @@ rc['wrong_size'] = tool({QUANTIZE!r}, 'tiny_cls.py', 'cls.onnx', 'z.onnx', '--cf
 rc['other_model'] = tool({TEST_DEPLOYED!r}, 'tiny_cls.py', 'cls.onnx', '--cfg-options',
                          'model.backbone.widen_factor=1.0', **kw)[0]
 rc['bad_image'] = tool({DEMO!r}, 'tiny_cls.py', 'tiny_cls.py', 'cls.onnx', **kw)[0]
+rc['bad_in_folder'] = tool({DEMO!r}, 'mixed', 'tiny_cls.py', 'cls.onnx', '--out-dir',
+                           'pics_mixed', **kw)[0]
+rc['test_size'] = tool({TEST_DEPLOYED!r}, 'tiny_cls.py', 'cls.onnx', '--work-dir', 'w_size',
+                       '--cfg-options',
+                       'test_dataloader.dataset.data_root={str(tmp_path / "colors40")}',
+                       **kw)[0]
 result(rc=rc, fp32=fp32, int8=int8, ov_int8=ov_int8)
 '''
     res, out = run_tools(code, tmp_path)
     assert res['rc'] == dict(export=0, int8=0, ov_int8=0, demo=0, empty=1, empty_set=1,
-                             wrong_size=1, other_model=1, bad_image=1), out[-4000:]
+                             wrong_size=1, other_model=1, bad_image=1, bad_in_folder=1,
+                             test_size=1), out[-4000:]
     top1 = res['fp32']['accuracy/top1']
     assert top1 > 75  # 4 classes: trained well above chance
     # The stated INT8 bound for this tiny model: at most 2 of the 64 images change class.
@@ -185,7 +166,12 @@ result(rc=rc, fp32=fp32, int8=int8, ov_int8=ov_int8)
                     'the calibration set is empty',
                     'was exported for 32x32 inputs',
                     "widen_factor: '0.5' in the file, '1.0' in the config",
-                    'cannot read the image tiny_cls.py'):
+                    'cannot read the image tiny_cls.py',
+                    'cannot read the image mixed/b.png',
+                    "cls.onnx was exported for 32x32 inputs, but the config's pre-processing "
+                    'gives 40x40'):
         assert message in out, (message, out[-3000:])
+    # Refused before anything is drawn or run: no picture, no test run.
+    assert not (tmp_path / 'pics_mixed').exists() and not (tmp_path / 'w_size').exists()
     assert not [p for p in tmp_path.iterdir() if p.name in ('x.onnx', 'y.onnx', 'z.onnx')]
     assert len(list((tmp_path / 'pics').iterdir())) == 16

@@ -59,13 +59,24 @@ rc['static_check'] = tool({TOOL!r}, 'tiny_v2.py', 'tiny_v2.pth', 'static2.onnx',
 rc['bad_hw'] = tool({TOOL!r}, 'tiny_v2.py', 'tiny_v2.pth', 'bad.onnx', '--dynamic-hw',
                     '--check-shapes', '97;131', **kw)
 rc['mismatch'] = tool({TOOL!r}, 'tiny_v3s.py', 'tiny_v2.pth', 'mismatch.onnx', **kw)
+rc['ov_suffix'] = tool({TOOL!r}, 'tiny_v2.py', 'tiny_v2.pth', 'ov1.onnx', '--shape', '64',
+                       '--openvino', 'ov1.bin', **kw)
+import sys
+saved = sys.modules.pop('openvino', None)
+sys.modules['openvino'] = None  # as if openvino were not installed
+rc['no_openvino'] = tool({TOOL!r}, 'tiny_v2.py', 'tiny_v2.pth', 'ov2.onnx', '--shape', '64',
+                         '--openvino', 'ov2.xml', **kw)
+del sys.modules['openvino']
+if saved is not None:
+    sys.modules['openvino'] = saved
 result(**{{k: v[0] for k, v in rc.items()}})
 '''
     res, out = run_tools(code, tmp_path)
     assert res['v2'] == res['v3s_deploy'] == res['static'] == 0, out[-4000:]
-    for key in ('small', 'small_check', 'static_check', 'bad_hw', 'mismatch'):
+    for key in ('small', 'small_check', 'static_check', 'bad_hw', 'mismatch', 'ov_suffix',
+                'no_openvino'):
         assert res[key] != 0, (key, out[-4000:])
-    for name in ('small', 'small2', 'static2', 'bad', 'mismatch'):
+    for name in ('small', 'small2', 'static2', 'bad', 'mismatch', 'ov1', 'ov2'):
         assert not (tmp_path / f'{name}.onnx').exists(), name
     assert not list(tmp_path.glob('.*.tmp'))
     # Every size was checked and printed (batch 2 with a dynamic batch).
@@ -82,7 +93,9 @@ result(**{{k: v[0] for k, v in rc.items()}})
                     '31x64 below the min_input_size 33 of this model',
                     'need --dynamic-hw: a static graph runs only at its export shape 64x64',
                     "expected H,W (or HxW, or S), got '97;131'",
-                    'tiny_v2.pth does not match the model of the config'):
+                    'tiny_v2.pth does not match the model of the config',
+                    '--openvino writes an IR (.xml + .bin), got ov1.bin',
+                    'this backend needs openvino: pip install openvino'):
         assert message in out, (message, out[-4000:])
     from mmghost.deploy import read_metadata
     meta = read_metadata(str(tmp_path / 'v3s.onnx'))

@@ -48,11 +48,11 @@ def main(argv=None):
     try:
         images = images_of(args.input)
         runner = Deployment(args.config, args.model, backend, args.device, args.threads)
-        written = []
-        for path in images:
-            sample = runner([path])[0]
-            written.append(draw_predictions(runner, path, sample, args.out_dir,
-                                            args.score_thr, log=print))
+        # Every image is read and predicted before any picture is written: an unreadable
+        # one stops the demo with nothing drawn.
+        samples = [runner([path])[0] for path in images]
+        written = [draw_predictions(runner, path, sample, args.out_dir, args.score_thr,
+                                    log=print) for path, sample in zip(images, samples)]
     except (ValueError, FileNotFoundError, ImportError) as e:
         print(f'[demo] error: {e}', file=sys.stderr)
         raise SystemExit(1)

@@ -6,10 +6,11 @@
         [--openvino OUT.xml] [--cfg-options k=v ...]
 
 CHECKPOINT may be in training or in deploy form; the exported graph is always the deploy
-(re-parameterized) form. A classifier exports its logits; a single-stage detector (RetinaNet,
-YOLOv3) the whole detector with box decoding and class-wise NMS, outputs ``boxes, scores,
-labels`` (:mod:`mmghost.deploy.detector_export`); ``--backbone-only`` (any model, and the
-two-stage detectors) exports the backbone's ``out_indices`` outputs, named ``stage{i}``.
+(re-parameterized) form. A classifier exports its logits; a detector (RetinaNet, YOLOv3,
+Faster / Mask R-CNN) the whole detector with box decoding, RoI Align and class-wise NMS,
+outputs ``boxes, scores, labels`` (+ ``masks``) (:mod:`mmghost.deploy.detector_export`);
+``--backbone-only`` (any model) exports the backbone's ``out_indices`` outputs, named
+``stage{i}``.
 ``--openvino`` also writes the OpenVINO IR of the checked file.
 
 The graph's input is the *normalized* image (float32 N x 3 x H x W): the
@@ -92,18 +93,22 @@ def main(argv=None):
     from mmghost.deploy import export_checked, load_model
     from mmghost.models.utils import load_config
     try:
+        if args.openvino:  # before anything is written: no ONNX file without its IR
+            from mmghost.deploy.runtime import openvino_core
+            if not args.openvino.endswith('.xml'):
+                raise ValueError(f'--openvino writes an IR (.xml + .bin), got {args.openvino}')
+            openvino_core()
         model, _ = load_model(load_config(args.config, args.cfg_options), args.checkpoint)
         worst = export_checked(model, args.out, args.shape, dynamic_batch=args.dynamic_batch,
                                dynamic_hw=args.dynamic_hw, opset=args.opset,
                                backbone_only=args.backbone_only,
-                               check_shapes=args.check_shapes, rtol=args.rtol,
-                               log=lambda m: print(f'[pytorch2onnx] {m}', flush=True))
+                               check_shapes=args.check_shapes, rtol=args.rtol, log=_log)
         if args.openvino:
             from mmghost.deploy import save_openvino
             save_openvino(args.out, args.openvino)
-            print(f'[pytorch2onnx] wrote {args.openvino} (OpenVINO IR)', flush=True)
+            _log(f'wrote {args.openvino} (OpenVINO IR)')
         return worst
-    except (ValueError, FileNotFoundError) as e:  # bad shapes, opset, checkpoint, ...
+    except (ValueError, FileNotFoundError, ImportError) as e:  # shapes, opset, a runtime, ...
         print(f'[pytorch2onnx] error: {e}', file=sys.stderr)
         raise SystemExit(1)
 
