@@ -53,6 +53,20 @@ class Arch:
     def final_channels(self, width: float) -> int:
         return make_divisible(self.blocks[-1][-1][1] * width * self.final_expand, 4)
 
+    def stage_channels(self, width: float) -> Tuple[int, ...]:
+        """Output channels of every stage (the ``out_indices`` order) at ``width``."""
+        return tuple(make_divisible(stage[-1][2] * width, 4)
+                     for stage in self.blocks) + (self.final_channels(width), )
+
+    def stage_strides(self, stem_stride: int) -> Tuple[int, ...]:
+        """Total stride of every stage after a stem of ``stem_stride``."""
+        strides, stride = [], stem_stride
+        for stage in self.blocks:
+            for row in stage:
+                stride *= row[4]
+            strides.append(stride)
+        return tuple(strides) + (stride, )
+
     def as_lists(self):
         """The table as nested lists (the form the reference code and timm take)."""
         return [[list(row) for row in stage] for stage in self.blocks]
@@ -191,6 +205,14 @@ class Family:
     def final_channels(self, width: float, arch: Optional[str] = None) -> int:
         """Channels of the final 1x1 ConvBnAct (the classifier head's input) at ``width``."""
         return self.archs[arch or self.default_arch].final_channels(width)
+
+    def stage_channels(self, width: float, arch: Optional[str] = None) -> Tuple[int, ...]:
+        """The backbone's ``stage_channels`` at ``width``."""
+        return self.archs[arch or self.default_arch].stage_channels(width)
+
+    def stage_strides(self, arch: Optional[str] = None) -> Tuple[int, ...]:
+        """The backbone's ``stage_strides``."""
+        return self.archs[arch or self.default_arch].stage_strides(self.stem_stride)
 
     def timm_name(self, width: float) -> Optional[str]:
         """timm's model name at ``width`` (whether timm registers it or not), or None."""

@@ -5,9 +5,10 @@ it needs no torch; keys are the reference names (``conv_stem.weight``, ``blocks.
 without mmpretrain's ``backbone.`` prefix.
 """
 import re
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence, Tuple
 
-from .descriptor import Family, fmt_width
+from .catalogue import FAMILIES
+from .descriptor import fmt_width
 
 __all__ = ['LayoutError', 'num_stages', 'final_conv_key', 'detect_layout', 'detect_width',
            'describe_width']
@@ -15,11 +16,6 @@ __all__ = ['LayoutError', 'num_stages', 'final_conv_key', 'detect_layout', 'dete
 
 class LayoutError(ValueError):
     """The keys are not a GhostNet-family layout this package knows."""
-
-
-def _families() -> Dict[str, Family]:
-    from . import FAMILIES
-    return FAMILIES
 
 
 def num_stages(keys: Sequence[str]) -> int:
@@ -52,7 +48,7 @@ def detect_layout(state_dict: Mapping[str, object]) -> Tuple[str, str]:
             f'this is not a GhostNet-family checkpoint: it has no conv_stem.weight and '
             f'blocks.* keys (found {len(keys)} keys such as {keys[:4]})')
     stages = num_stages(keys)
-    families = sorted(_families().values(), key=lambda f: f.detect_rank)
+    families = sorted(FAMILIES.values(), key=lambda f: f.detect_rank)
     for rank in sorted({f.detect_rank for f in families}):
         tied = [f for f in families if f.detect_rank == rank]
         hits = [(f, form) for f in tied for form in [f.key_form(keys)] if form is not None]
@@ -72,7 +68,7 @@ def detect_width(state_dict: Mapping[str, object], family: str) -> Optional[floa
     Raises:
         LayoutError: The state dict has no final 1x1 conv.
     """
-    fam = _families()[family]
+    fam = FAMILIES[family]
     key = final_conv_key(list(state_dict))
     if key not in state_dict:
         raise LayoutError(f'cannot tell the width: the file has no {key} (the final 1x1 '
@@ -86,7 +82,7 @@ def detect_width(state_dict: Mapping[str, object], family: str) -> Optional[floa
 
 def describe_width(state_dict: Mapping[str, object], family: str) -> str:
     """``'GhostNetV3 1.0x (final 1x1 conv: 960 channels)'``, or why the width is unknown."""
-    fam = _families()[family]
+    fam = FAMILIES[family]
     key = final_conv_key(list(state_dict))
     if key not in state_dict:
         return f'{fam.backbone} of unknown width (no {key})'

@@ -8,10 +8,10 @@ they are current.
 import re
 from typing import Callable, Dict, Tuple
 
-from . import FAMILIES
+from .catalogue import FAMILIES
 from .descriptor import Family
 
-__all__ = ['model_table', 'release_table', 'TABLES', 'fill_tables', 'metafile',
+__all__ = ['model_table', 'release_table', 'stage_table', 'TABLES', 'fill_tables', 'metafile',
            'metafile_path', 'model_index']
 
 #: ``counts(family, width, deploy) -> (parameters, MACs)`` of our classifier at that width.
@@ -60,7 +60,40 @@ def release_table() -> str:
     return '\n'.join(lines)
 
 
-TABLES: Dict[str, Callable[[], str]] = {'models': model_table, 'releases': release_table}
+def _stage_rows(families, input_size: int) -> str:
+    """One stride row and one channels row per width of ``families``, which must share their
+    stage table (and stem stride)."""
+    first = families[0]
+    widths = sorted({w for f in families for w in f.widths})
+    for f in families[1:]:
+        assert f.stage_strides() == first.stage_strides() and all(
+            f.stage_channels(w) == first.stage_channels(w) for w in widths), f.key
+    strides = first.stage_strides()
+    n = len(strides)
+    lines = [f'{" / ".join(f.backbone for f in families)} ({input_size}×{input_size} input'
+             + (', channels shared' if len(families) > 1 else '') + '):', '',
+             '| index | ' + ' | '.join(str(i) for i in range(n)) + ' |',
+             '|---' * (n + 1) + '|', '| stride | ' + ' | '.join(map(str, strides)) + ' |']
+    for w in widths:
+        only = [f.backbone for f in families if w in f.widths]
+        note = f' ({", ".join(only)})' if len(only) < len(families) else ''
+        lines.append(f'| channels {_width(w)}{note} | ' +
+                     ' | '.join(map(str, first.stage_channels(w))) + ' |')
+    return '\n'.join(lines)
+
+
+def stage_table() -> str:
+    """Stride and channels of every stage (``out_indices``) at every width of every family,
+    one table per stage layout (the four ImageNet families share one)."""
+    groups: Dict[Tuple, list] = {}
+    for fam in FAMILIES.values():
+        key = (fam.stage_strides(), fam.stage_channels(1.0), fam.input_size)
+        groups.setdefault(key, []).append(fam)
+    return '\n\n'.join(_stage_rows(fams, fams[0].input_size) for fams in groups.values())
+
+
+TABLES: Dict[str, Callable[[], str]] = {'models': model_table, 'releases': release_table,
+                                        'stages': stage_table}
 
 
 def fill_tables(text: str) -> str:

@@ -69,3 +69,14 @@ def test_dfc_rule_and_stage_tables():
             assert dfc == [i > 1 for i in range(fam.arch.num_layers)]
     assert FAMILIES['ghostnet'].arch.num_layers == 16 == FAMILIES['repghostnet'].arch.num_layers
     assert FAMILIES['ghostnetv3_small'].arch.num_layers == 10
+
+
+@pytest.mark.parametrize('key', sorted(FAMILIES))
+def test_stage_channels_and_strides_are_the_backbones(key):
+    """The docs' stage table reads the descriptor; every backbone builds exactly that."""
+    from mmghost.registry import MODELS
+    fam = FAMILIES[key]
+    for width in fam.widths:
+        backbone = MODELS.build(dict(type=fam.backbone, widen_factor=width))
+        assert tuple(backbone.stage_channels) == fam.stage_channels(width), width
+        assert tuple(backbone.stage_strides) == fam.stage_strides()
