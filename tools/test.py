@@ -5,12 +5,12 @@ for classifiers).
                          [--show-dir DIR] [--show] [--tta] [--cfg-options k=v ...]
 """
 import argparse
-import os
-import os.path as osp
 
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+from mmghost.engine.launcher import add_launcher_args, export_local_rank, set_work_dir
 
 from mmghost.models.utils import is_detector
 
@@ -29,13 +29,8 @@ def parse_args():
                         'config defines tta_model and tta_pipeline')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the config, key=value pairs')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_launcher_args(parser)
+    return export_local_rank(parser.parse_args())
 
 
 def main():
@@ -47,10 +42,7 @@ def main():
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args.work_dir, args.config)
     cfg.load_from = args.checkpoint
 
     if args.show or args.show_dir:

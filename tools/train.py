@@ -8,13 +8,13 @@ The config decides the task (its ``default_scope`` and model). Multi-GPU / multi
 """
 import argparse
 import logging
-import os
-import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+from mmghost.engine.launcher import add_launcher_args, export_local_rank, set_work_dir
 
 
 def parse_args():
@@ -41,22 +41,13 @@ def parse_args():
         action=DictAction,
         help='override settings of the config, key=value pairs (xxx=yyy); lists as '
         'key="[a,b]" and nested lists as key="[(a,b),(c,d)]" without spaces')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank.
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_launcher_args(parser)
+    return export_local_rank(parser.parse_args())
 
 
 def merge_args(cfg, args):
     cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args.work_dir, args.config)
 
     if args.amp:
         import torch

@@ -68,8 +68,8 @@ def report(rows: Sequence[dict], header: str = '') -> str:
 
 
 def write_json(rows: Sequence[dict], path: str, meta: Optional[dict] = None) -> None:
-    with open(path, 'w') as f:
-        json.dump(dict(meta=meta or {}, rows=list(rows)), f, indent=1)
+    from mmghost.checkpoint.atomic import atomic_write
+    atomic_write(path, json.dumps(dict(meta=meta or {}, rows=list(rows)), indent=1).encode())
 
 
 def plot(rows: Sequence[dict], path: str, title: str = '') -> None:

@@ -35,7 +35,7 @@ import torch
 from mmghost.families import (FAMILIES, LayoutError, THOP_SUFFIXES, describe_width,
                               detect_layout, detect_width, final_conv_key, fmt_width,
                               get_family)
-from mmghost.models.utils import build_classifier, family_config
+from mmghost.models.utils import build_classifier, family_config, seeded_input
 from .atomic import save_atomic
 from .layouts import normalize_keys, select_state_dict, to_mmghost
 from .safe_load import CheckpointError, load_checkpoint_safely
@@ -166,8 +166,7 @@ def verify_with_timm(model: torch.nn.Module, source: Dict[str, torch.Tensor], fa
         raise ConversionError(f'verification failed: timm {name} cannot load the source '
                               f'weights ({str(e).splitlines()[0]}...); --no-verify skips the '
                               f'check') from None
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, 3, *shape, generator=g)
+    x = seeded_input(shape, batch)
     was_training = model.training
     model.eval()
     timm_model.eval()
@@ -363,7 +362,7 @@ def convert_checkpoint(src: str,
         (k, v) for k, v in model.state_dict().items()
         if not backbone_only or k.startswith('backbone.'))
     config = family_config(fam_key, width, deploy=out_form == 'deploy' and fam.reparam)
-    from mmghost import __version__
+    from mmghost.version import __version__
     meta = dict(
         converter='mmghost.checkpoint.convert', mmghost_version=__version__,
         source=str(src), source_sha256=_sha256(src), source_copy=copy_name,

@@ -25,12 +25,12 @@ names the model, the URL and what to do; no partial file stays in the cache.
 import hashlib
 import os
 import os.path as osp
-import tempfile
 import urllib.error
 import urllib.request
 from typing import Optional, Tuple
 
 from mmghost.families import PublishedModel, all_models, get_model_entry
+from .atomic import atomic_write
 from .safe_load import CheckpointError
 
 __all__ = ['SCHEME', 'MIRROR_ENV', 'resolve', 'cache_dir', 'download', 'fetch_converted',
@@ -94,7 +94,7 @@ def download(model: PublishedModel, timeout: float = 60) -> Tuple[str, str]:
     """The published file of ``model`` in the cache (downloaded if absent) and its SHA-256.
 
     The download is written to a temporary file, checked (complete, expected SHA-256) and only
-    then renamed into the cache.
+    then renamed into the cache (:func:`~mmghost.checkpoint.atomic.atomic_write`).
     """
     release = model.release
     folder = cache_dir()
@@ -104,44 +104,40 @@ def download(model: PublishedModel, timeout: float = 60) -> Tuple[str, str]:
         if release.sha256 is None or digest == release.sha256:
             return path, digest
         os.remove(path)  # a stale or damaged copy: fetch it again
-    os.makedirs(folder, exist_ok=True)
     url = _download_url(release.url)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{osp.basename(path)}.', suffix='.part', dir=folder)
     h = hashlib.sha256()
-    size = 0
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as response:
-                    expected = response.headers.get('Content-Length')
-                    while True:
-                        chunk = response.read(_CHUNK)
-                        if not chunk:
-                            break
-                        f.write(chunk)
-                        h.update(chunk)
-                        size += len(chunk)
-            except urllib.error.HTTPError as e:
-                raise _fail(model, f'the server answered {e.code} {e.reason} for {url}',
-                            'Check the URL (or the mirror); download the file by hand and pass '
-                            'its local path instead') from None
-            except (urllib.error.URLError, OSError) as e:
-                reason = getattr(e, 'reason', e)
-                raise _fail(model, f'downloading {url} failed: {reason}',
-                            'Without network access, download the file elsewhere and pass its '
-                            'local path (or set ' + MIRROR_ENV + ' to a mirror)') from None
+
+    def fetch(f) -> None:  # into atomic_write's temporary file; raising removes it
+        size = 0
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                expected = response.headers.get('Content-Length')
+                while True:
+                    chunk = response.read(_CHUNK)
+                    if not chunk:
+                        break
+                    f.write(chunk)
+                    h.update(chunk)
+                    size += len(chunk)
+        except urllib.error.HTTPError as e:
+            raise _fail(model, f'the server answered {e.code} {e.reason} for {url}',
+                        'Check the URL (or the mirror); download the file by hand and pass '
+                        'its local path instead') from None
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, 'reason', e)
+            raise _fail(model, f'downloading {url} failed: {reason}',
+                        'Without network access, download the file elsewhere and pass its '
+                        'local path (or set ' + MIRROR_ENV + ' to a mirror)') from None
         if expected is not None and size != int(expected):
             raise _fail(model, f'the download is truncated: {size} of {expected} bytes',
                         'Try again, or download the file by hand and pass its local path')
-        digest = h.hexdigest()
-        if release.sha256 is not None and digest != release.sha256:
-            raise _fail(model, f'the downloaded file\'s SHA-256 is {digest}, the publisher '
-                        f'states {release.sha256}', 'The file is damaged or not the published '
-                        'one; try again or use a trusted copy')
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+        if release.sha256 is not None and h.hexdigest() != release.sha256:
+            raise _fail(model, f'the downloaded file\'s SHA-256 is {h.hexdigest()}, the '
+                        f'publisher states {release.sha256}', 'The file is damaged or not the '
+                        'published one; try again or use a trusted copy')
+
+    atomic_write(path, fetch)
+    digest = h.hexdigest()
     return path, digest
 
 
@@ -205,13 +201,8 @@ def register_loaders(checkpoint_loader=None) -> None:
 
 def model_index_path() -> Optional[str]:
     """mmghost's ``model-index.yml``: in ``mmghost/.mim`` when installed, else the checkout's."""
-    import mmghost
-    pkg = osp.dirname(osp.abspath(mmghost.__file__))
-    for path in (osp.join(pkg, '.mim', 'model-index.yml'),
-                 osp.join(osp.dirname(pkg), 'model-index.yml')):
-        if osp.isfile(path):
-            return path
-    return None
+    from mmghost._resources import resource_path
+    return resource_path('model-index.yml')
 
 
 def register_model_index(model_hub=None) -> None:

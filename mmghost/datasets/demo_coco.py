@@ -19,6 +19,8 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from mmghost.checkpoint.atomic import atomic_write
+
 from .demo_shapes import _background, draw_shape
 
 __all__ = ['DEMO_COCO_CLASSES', 'make_demo_coco']
@@ -105,10 +107,7 @@ def make_demo_coco(root: str, **kwargs) -> Dict[str, int]:
         coco = _split(rng, root, split, n, size, classes, 1, max_objects, scale_range,
                       generator)
         path = osp.join(root, 'annotations', f'instances_{split}.json')
-        tmp = path + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(coco, f)
-        os.replace(tmp, path)  # never leave a half-written annotation file
+        atomic_write(path, json.dumps(coco).encode())  # never half-written
         counts[split] = len(coco['annotations'])
     return counts
 

@@ -15,6 +15,8 @@ from typing import Dict
 
 import numpy as np
 
+from mmghost.checkpoint.atomic import atomic_write
+
 __all__ = ['DIGIT_CLASSES', 'make_digits_classification', 'digits_is_current']
 
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
@@ -57,10 +59,8 @@ def make_digits_classification(root: str, size: int = 32, val_fraction: float = 
         cv2.imwrite(osp.join(root, split, str(label), f'{i:04d}.png'),
                     cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
         counts[split] += 1
-    tmp = osp.join(root, 'meta.json.tmp')
-    with open(tmp, 'w') as f:
-        json.dump(dict(meta, counts=counts), f)
-    os.replace(tmp, osp.join(root, 'meta.json'))  # written last: marks a complete set
+    # Written last: marks a complete set.
+    atomic_write(osp.join(root, 'meta.json'), json.dumps(dict(meta, counts=counts)).encode())
     return counts
 
 

@@ -13,14 +13,6 @@ DEMO_CFG = osp.join(REPO, 'configs', 'detection', 'demo', 'retinanet_ghostv3_dem
 pytest.importorskip('mmdet')
 
 
-@pytest.fixture(scope='module')
-def demo_coco(tmp_path_factory):
-    from mmghost.datasets.demo_coco import make_demo_coco
-    root = tmp_path_factory.mktemp('demo_coco')
-    make_demo_coco(str(root), num_train=8, num_val=4, size=96, seed=1)
-    return root
-
-
 def run_tool(args, cwd):
     proc = subprocess.run([sys.executable] + args, cwd=cwd, capture_output=True, text=True,
                           timeout=600)

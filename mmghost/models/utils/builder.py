@@ -58,12 +58,9 @@ def build_from_config(cfg) -> nn.Module:
 def configs_root() -> Optional[str]:
     """The folder of mmghost's configs: ``mmghost/.mim/configs`` of an installed package, else
     ``configs/`` of the source checkout (None when neither exists)."""
-    import mmghost
-    pkg = osp.dirname(osp.abspath(mmghost.__file__))
-    for root in (osp.join(pkg, '.mim', 'configs'), osp.join(osp.dirname(pkg), 'configs')):
-        if osp.isdir(osp.join(root, 'classification')):
-            return root
-    return None
+    from mmghost._resources import resource_path
+    root = resource_path('configs')
+    return root if root and osp.isdir(osp.join(root, 'classification')) else None
 
 
 def family_config(family: str, width: float, deploy: bool = False) -> Optional[str]:
