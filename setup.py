@@ -89,7 +89,8 @@ if __name__ == '__main__':
         packages=find_packages(exclude=('configs', 'tools', 'tests', 'tests.*', 'benchmarks')),
         include_package_data=True,
         package_data={
-            'mmghost': ['.mim/model-index.yml', '.mim/configs/**/*.py', '.mim/tools/**/*',
+            'mmghost': ['.mim/model-index.yml', '.mim/configs/**/*.py', '.mim/configs/**/*.yml',
+                        '.mim/tools/**/*',
                         '.mim/tools/*']
         },
         install_requires=read_requirements('runtime.txt'),

@@ -1,5 +1,6 @@
 """Helpers shared by the tests."""
 import copy
+import os.path as osp
 
 import torch
 import torch.nn as nn
@@ -195,3 +196,61 @@ def assert_close_rel(actual: torch.Tensor, expected: torch.Tensor, rel: float = 
 
 def backbones_in(model: nn.Module):
     return [m for m in model.modules() if isinstance(m, BaseGhostNet)]
+
+
+# ---------------------------------------------------------------- tiny configs on generated data
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DET_DEMO_CFG = f'{REPO}/configs/detection/demo/retinanet_ghostv3_demo.py'
+SHAPES_CFG = f'{REPO}/configs/classification/demo/ghostnetv3-small_shapes-demo.py'
+
+
+def write_tiny_classifier_config(tmp_path, name: str = 'cls.py'):
+    """GhostNetV3-Small 0.5x on 8 + 8 generated 32 px shape pictures, one epoch."""
+    from mmghost.datasets.demo_shapes import make_shape_classification
+    make_shape_classification(str(tmp_path / 'shapes'), num_train=8, num_val=8, size=32, seed=0)
+    cfg = tmp_path / name
+    cfg.write_text(f"""
+_base_ = {SHAPES_CFG!r}
+model = dict(backbone=dict(widen_factor=0.5), head=dict(in_channels=80, mid_channels=[32]))
+_loader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+               dataset=dict(data_root={str(tmp_path / 'shapes')!r}))
+train_dataloader = _loader
+val_dataloader = _loader
+test_dataloader = _loader
+train_cfg = dict(max_epochs=1, val_interval=1)
+""")
+    return cfg
+
+
+def write_tiny_detector_config(tmp_path, size: int = 96, num_train: int = 4,
+                               model_options: str = '', extra: str = '',
+                               name: str = 'tiny_det.py'):
+    """The demo RetinaNet-GhostNetV3 at 0.5x on a generated COCO set of ``size`` px pictures
+    (4 val images, tested at ``size``); returns ``(config path, data folder)``."""
+    from mmghost.datasets.demo_coco import make_demo_coco
+    data = tmp_path / 'coco'
+    make_demo_coco(str(data), num_train=num_train, num_val=4, size=size, seed=1)
+    root = str(data) + '/'
+    cfg = tmp_path / name
+    cfg.write_text(f"""
+_base_ = {DET_DEMO_CFG!r}
+model = dict(backbone=dict(widen_factor=0.5), neck=dict(in_channels=[12, 20, 56, 480]),
+             {model_options})
+image_size = ({size}, {size})
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=image_size, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+]
+_data = dict(data_root={root!r}, pipeline=test_pipeline)
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                        dataset=dict(data_root={root!r}))
+val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False, dataset=_data)
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file={root + 'annotations/instances_val.json'!r})
+test_evaluator = val_evaluator
+{extra}""")
+    return cfg, data

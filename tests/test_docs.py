@@ -1,5 +1,6 @@
 """The docs stay true: the parameter/MAC table equals the reference counts, the generated
-tables equal the family descriptors, and every relative link points at a file."""
+tables equal the family descriptors, every relative link points at a file, and no placeholder
+is left unfilled."""
 import glob
 import os.path as osp
 import re
@@ -52,6 +53,7 @@ def test_readme_is_a_front_door():
 def test_links_and_no_outside_references(path):
     text = open(path).read()
     assert '../shared' not in text and 'shared/spec' not in text
+    assert not re.findall(r'\{\{[A-Z0-9_]+\}\}', text), 'a placeholder was never filled in'
     for target in re.findall(r'\]\(([^)#]+)(?:#[^)]*)?\)', text):
         if '://' in target:
             continue

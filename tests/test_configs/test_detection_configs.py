@@ -53,3 +53,31 @@ def test_detection_config_train_step_and_predict(path):
     assert preds[0].pred_instances.bboxes.shape[-1] == 4
     if with_mask:
         assert 'masks' in preds[0].pred_instances
+
+
+@pytest.mark.parametrize('path', [p for p in DET_CONFIGS if not p.endswith('_deploy.py')],
+                         ids=osp.basename)
+def test_backbone_defaults_to_its_published_imagenet_weights(path):
+    """A training config's backbone loads the published ImageNet checkpoint of its own family
+    and width by name (so `tools/train.py CONFIG` needs no extra step); a width without one is
+    trained from scratch and the config says so."""
+    from mmengine.config import Config
+
+    from mmghost.families import family_of, get_model_entry
+    text = open(path).read()
+    backbone = Config.fromfile(path).model.backbone
+    family = family_of(backbone.type.split('.')[-1])
+    width = float(backbone.get('widen_factor', 1.0))
+    published = [r for r in family.releases if r.width == width]
+    init = backbone.get('init_cfg')
+    if init is None:
+        assert not published, f'{path}: {[r.name for r in published]} exist but are not used'
+        assert 'trained from scratch' in text
+        return
+    assert init.type == 'Pretrained' and init.prefix == 'backbone.', init
+    assert init.checkpoint.startswith('mmghost://'), init.checkpoint
+    entry = get_model_entry(init.checkpoint[len('mmghost://'):])
+    assert entry.family is family and entry.release.width == width and not entry.deploy
+    # The official release where there is one (timm's otherwise).
+    assert entry.release.source == 'official' or \
+        not [r for r in published if r.source == 'official']

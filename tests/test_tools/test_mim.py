@@ -10,13 +10,12 @@ import sys
 import pytest
 import torch
 
+from helpers import write_tiny_classifier_config
 from loopback import serve
 from mmghost.families import all_models, get_model_entry
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MIM = shutil.which('mim', path=osp.dirname(sys.executable))
-SHAPES_CFG = osp.join(REPO, 'configs', 'classification', 'demo',
-                      'ghostnetv3-small_shapes-demo.py')
 
 pytestmark = pytest.mark.skipif(MIM is None, reason='openmim is not installed')
 
@@ -71,19 +70,7 @@ def test_download_fetches_the_published_file_and_our_config(tmp_path):
 
 
 def test_train_and_test_run_our_tools(tmp_path):
-    from mmghost.datasets.demo_shapes import make_shape_classification
-    make_shape_classification(str(tmp_path / 'shapes'), num_train=8, num_val=8, size=32, seed=0)
-    cfg = tmp_path / 'cls.py'
-    cfg.write_text(f"""
-_base_ = {SHAPES_CFG!r}
-model = dict(backbone=dict(widen_factor=0.5), head=dict(in_channels=80, mid_channels=[32]))
-_loader = dict(batch_size=4, num_workers=0, persistent_workers=False,
-               dataset=dict(data_root={str(tmp_path / 'shapes')!r}))
-train_dataloader = _loader
-val_dataloader = _loader
-test_dataloader = _loader
-train_cfg = dict(max_epochs=1, val_interval=1)
-""")
+    cfg = write_tiny_classifier_config(tmp_path)
     out = mim('train', 'mmghost', cfg, '--work-dir', tmp_path / 'work', cwd=tmp_path)
     assert (tmp_path / 'work' / 'epoch_1.pth').is_file(), out[-2000:]
     out = mim('test', 'mmghost', cfg, '--checkpoint', tmp_path / 'work' / 'epoch_1.pth',

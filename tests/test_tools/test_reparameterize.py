@@ -10,6 +10,7 @@ import os.path as osp
 import pickle
 
 import torch
+from helpers import write_tiny_detector_config
 from tool_runner import run_tools
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -18,7 +19,6 @@ TEST = osp.join(REPO, 'tools', 'test.py')
 CHECK_DEPLOY = osp.join(REPO, 'tools', 'misc', 'check_deploy.py')
 SHAPES_CFG = osp.join(REPO, 'configs', 'classification', 'demo',
                       'ghostnetv3-small_shapes-demo.py')
-DET_CFG = osp.join(REPO, 'configs', 'detection', 'demo', 'retinanet_ghostv3_demo.py')
 
 
 # ---------------------------------------------------------------------------- classifier
@@ -172,31 +172,9 @@ torch.save(dict(meta=dict(epoch=0), state_dict=model.state_dict()), 'train.pth')
 
 
 def test_detector_reparameterize_then_test_gives_the_same_map(tmp_path):
-    from mmghost.datasets.demo_coco import make_demo_coco
-    data = tmp_path / 'coco'
-    make_demo_coco(str(data), num_train=1, num_val=4, size=64, seed=1)
-    root = str(data) + '/'
-    cfg = tmp_path / 'tiny_det.py'
-    cfg.write_text(f"""
-_base_ = {DET_CFG!r}
-image_size = (64, 64)
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=image_size, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
-]
-model = dict(backbone=dict(widen_factor=0.5), neck=dict(in_channels=[12, 20, 56, 480]),
-             test_cfg=dict(score_thr=0.0))
-_loader = dict(batch_size=4, num_workers=0, persistent_workers=False,
-               dataset=dict(data_root={root!r}, pipeline=test_pipeline))
-val_dataloader = _loader
-test_dataloader = _loader
-val_evaluator = dict(ann_file={root + 'annotations/instances_val.json'!r})
-test_evaluator = val_evaluator
-custom_hooks = []
-""")
+    cfg, _ = write_tiny_detector_config(tmp_path, size=64, num_train=1,
+                                        model_options='test_cfg=dict(score_thr=0.0)',
+                                        extra='custom_hooks = []\n')
     deploy_cfg = tmp_path / 'tiny_det_deploy.py'
     deploy_cfg.write_text(f"_base_ = {str(cfg)!r}\nmodel = dict(backbone=dict(deploy=True))\n")
     code = MAKE_DETECTOR.format(cfg=str(cfg)) + f'''
