@@ -1,180 +1,127 @@
-"""GhostNetV3-1.0x inference latency against its references and peers, side by side.
+"""GhostNetV3-1.0x classifier latency against its references, with the speed goals' ratios.
 
-    python benchmarks/ghostnet_latency.py [--threads 2] [--batch 1] [--size 224]
-                                          [--rounds 9] [--repeats 20] [--no-timm] [--no-ort]
+    python benchmarks/ghostnet_latency.py [--threads 2] [--batch 1 8] [--size 224]
+                                          [--rounds 9] [--repeats 20] [--no-timm] [--out-md F]
 
-One run times the candidates in interleaved rounds (the machine is noisy, so drifts hit all
-alike; ONNX Runtime candidates in a separate process without torch, whose spinning OpenMP
-threads slow ONNX Runtime down) and prints medians, 10th-90th percentiles and the ratios
-behind the project's speed goals (of medians, and of 10th percentiles, which noise inflates
-less), each computed from this run only:
+One run of the benchmark runner (:func:`mmghost.analysis.run_benchmark`, what
+``tools/analysis_tools/benchmark_latency.py`` runs): every form of our GhostNetV3-1.0x
+(training, deploy, the eager inference form, ONNX Runtime and OpenVINO in fp32 and INT8), our
+GhostNetV2-1.0x, timm's ``ghostnetv3_100`` re-parameterized in the same forms (exported the
+same way) and timm's ``ghostnetv2_100``, and a 2048^2 fp32 matmul for the FLOP floor, timed in
+interleaved rounds (exported forms in a torch-free process), for each batch size. It prints the
+runner's table and then each goal's ratio of medians (and of 10th percentiles, which noise
+inflates less), computed from this run only:
 
-* GhostNetV3 deploy / GhostNetV3 training form (goal <= 0.40);
-* GhostNetV3 deploy / GhostNetV2-1.0x (goal <= 0.97);
-* our eager deploy / timm's re-parameterized ``ghostnetv3_100`` (goal <= 0.90);
-* our ONNX Runtime export / ONNX Runtime running timm's deploy model (goal <= 0.95), and
-  against the FLOP floor: 2 x MACs at the matmul rate of a 2048^2 fp32 matmul timed in the
-  same run (goal <= 2x).
+* our deploy / training form <= 0.40; our deploy <= 0.97x GhostNetV2-1.0x (timm);
+  our eager deploy <= 0.90x timm's re-parameterized ``ghostnetv3_100``; our ONNX Runtime
+  export <= 0.95x timm's in ONNX Runtime;
+* our best fp32 CPU path <= 0.70x timm's in its best runtime (ONNX Runtime or OpenVINO) and
+  <= 3x the FLOP floor (2 x MACs at the matmul's rate); our best INT8 form faster than our
+  best fp32 path.
 
-"Ours, eager" is the shipped inference path, :func:`mmghost.optimize_for_inference` with
-NHWC weights and input (BN folded); plain ``switch_to_deploy`` in NCHW is listed too, and so
-is timm's deploy model in NHWC, so each effect can be read separately. The ONNX models are
-exported by the same exporter (opset 17, static shape), checked against PyTorch, and run
-with the same session options; ours is what ``tools/deployment/pytorch2onnx.py`` writes.
-Classifiers are timed whole (ImageNet head, 1000 classes), from random weights in eval mode.
+Classifiers are timed whole (ImageNet head, 1000 classes) from random weights in eval mode.
 """
 import argparse
-import copy
 import os.path as osp
-import statistics
-import tempfile
-import warnings
-from typing import Callable, Dict, Optional
+import sys
 
-import torch
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+V3 = osp.join(REPO, 'configs', 'classification', '_base_', 'models', 'ghostnetv3.py')
+V2 = osp.join(REPO, 'configs', 'classification', '_base_', 'models', 'ghostnetv2.py')
+FP32_RUNTIMES = ('ort', 'openvino')
+INT8_RUNTIMES = ('ort-int8', 'openvino-int8')
 
-CONFIGS = 'configs/classification/_base_/models/'
 
-
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--batch', type=int, nargs='+', default=[1, 8])
     parser.add_argument('--size', type=int, default=224)
     parser.add_argument('--warmup', type=int, default=5)
     parser.add_argument('--rounds', type=int, default=9)
     parser.add_argument('--repeats', type=int, default=20)
     parser.add_argument('--no-timm', action='store_true', help='skip the timm references')
-    parser.add_argument('--no-ort', action='store_true', help='skip ONNX Runtime')
-    return parser.parse_args()
+    parser.add_argument('--out-md', help='also write the tables to this markdown file')
+    return parser.parse_args(argv)
 
 
-def build_ours(name: str) -> torch.nn.Module:
-    from mmghost.models.utils import build_from_config, load_config
-    root = osp.join(osp.dirname(osp.abspath(__file__)), '..')
-    return build_from_config(load_config(osp.join(root, CONFIGS, name)))
+def specs(with_timm: bool):
+    out = [V3 + '@both', V3 + '@inference', V3 + '@exported', V2]
+    if with_timm:
+        out += ['timm:ghostnetv3_100@deploy', 'timm:ghostnetv3_100@inference',
+                'timm:ghostnetv3_100@exported', 'timm:ghostnetv2_100']
+    return out
 
 
-def export_for_ort(model: torch.nn.Module, x: torch.Tensor, tmpdir: str, name: str) -> str:
-    """Export ``model`` at ``x``'s static shape with the project's exporter (what
-    tools/deployment/pytorch2onnx.py writes; timm models as they are called), check ONNX
-    Runtime against PyTorch, return the file."""
-    from mmghost.deploy import check_onnx, export_onnx
-    path = osp.join(tmpdir, name + '.onnx')
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        export_onnx(model, path, tuple(x.shape[-2:]), dynamic_batch=False,
-                    batch_size=x.shape[0])
-    check_onnx(path, model, x, rtol=1e-4, num_threads=1)
-    return path
+def goal_lines(rows, batch: int):
+    """The goals' ratios for one batch size (``| goal | medians | p10s | bound | verdict |``)."""
+    ok = {(r['model'], r['form']): r for r in rows
+          if r['batch'] == batch and r['status'] == 'ok'}
+    lines = []
+
+    def best(model, forms):
+        cands = [ok[(model, f)] for f in forms if (model, f) in ok]
+        return min(cands, key=lambda r: r['median_ms']) if cands else None
+
+    def ratio(what, num, den, bound):
+        if num is None or den is None:
+            return
+        r, r10 = num['median_ms'] / den['median_ms'], num['p10_ms'] / den['p10_ms']
+        lines.append(f'| {what} | {r:.2f} | {r10:.2f} | <= {bound:.2f} | '
+                     f'{"met" if r <= bound else "NOT met"} |')
+
+    ours = lambda form: ok.get(('ghostnetv3', form))  # noqa: E731
+    timm = lambda form: ok.get(('timm:ghostnetv3_100', form))  # noqa: E731
+    ratio('ours deploy / ours training form', ours('deploy'), ours('train'), 0.40)
+    ratio('ours inference form / ours training form', ours('inference'), ours('train'), 0.40)
+    timm_v2 = ok.get(('timm:ghostnetv2_100', 'train'))
+    ratio('ours deploy / timm ghostnetv2_100', ours('deploy'), timm_v2, 0.97)
+    ratio('ours inference form / timm ghostnetv3_100 deploy', ours('inference'),
+          timm('deploy'), 0.90)
+    ratio('ours ONNX Runtime / timm ONNX Runtime', ours('ort'), timm('ort'), 0.95)
+    ours_fp32 = best('ghostnetv3', ('deploy', 'inference') + FP32_RUNTIMES)
+    timm_rt = best('timm:ghostnetv3_100', FP32_RUNTIMES)
+    if ours_fp32 and timm_rt:
+        ratio(f'ours best fp32 ({ours_fp32["form"]}) / timm best runtime ({timm_rt["form"]})',
+              ours_fp32, timm_rt, 0.70)
+    floor = ours_fp32 and ours_fp32.get('floor_ms')  # 2 x its MACs at the matmul's rate
+    if floor:
+        r = ours_fp32['median_ms'] / floor
+        lines.append(f'| ours best fp32 ({ours_fp32["form"]}) / FLOP floor ({floor:.2f} ms) | '
+                     f'{r:.2f} | {ours_fp32["p10_ms"] / floor:.2f} | <= 3.00 | '
+                     f'{"met" if r <= 3 else "NOT met"} |')
+    ours_int8 = best('ghostnetv3', INT8_RUNTIMES)
+    if ours_int8 and ours_fp32:
+        ratio(f'ours best INT8 ({ours_int8["form"]}) / ours best fp32 ({ours_fp32["form"]})',
+              ours_int8, ours_fp32, 1.0)
+    timm_int8 = best('timm:ghostnetv3_100', INT8_RUNTIMES)
+    if ours_int8 and timm_int8:
+        ratio(f'ours best INT8 ({ours_int8["form"]}) / timm best INT8 ({timm_int8["form"]})',
+              ours_int8, timm_int8, 1.0)
+    return lines
 
 
-def main():
-    args = parse_args()
-    from mmghost import optimize_for_inference, switch_to_deploy
-    from mmghost.analysis import count_complexity, percentile, time_interleaved
-    torch.set_num_threads(args.threads)
-    cl = torch.channels_last
-    x = torch.randn(args.batch, 3, args.size, args.size)
-    x_cl = x.contiguous(memory_format=cl)
+def main(argv=None):
+    args = parse_args(argv)
+    from mmghost.analysis import report, run_benchmark
 
-    v3 = build_ours('ghostnetv3.py')
-    v3_deploy = switch_to_deploy(copy.deepcopy(v3))
-    v3_fast = optimize_for_inference(copy.deepcopy(v3), channels_last=True)
-    v2 = build_ours('ghostnetv2.py')
-    macs = count_complexity(v3_deploy, (args.size, args.size))['macs']
+    def log(msg):
+        print(f'[ghostnet_latency] {msg}', file=sys.stderr, flush=True)
 
-    def logits(m, inp):
-        return lambda: m(inp, mode='tensor')
-
-    calls: Dict[str, Callable[[], object]] = {
-        'ours V3 training form': logits(v3, x),
-        'ours V3 deploy (NCHW)': logits(v3_deploy, x),
-        'ours V3 eager (inference form, NHWC)': logits(v3_fast, x_cl),
-        'ours V2 1.0x': logits(v2, x),
-    }
-    timm = None
-    if not args.no_timm:
-        try:
-            import timm
-        except ImportError:
-            print('timm is not installed: no timm references')
-    if timm is not None:
-        from timm.utils import reparameterize_model
-        t_v3 = timm.create_model('ghostnetv3_100').eval()
-        t_v3d = reparameterize_model(copy.deepcopy(t_v3)).eval()
-        t_v3d_cl = copy.deepcopy(t_v3d).to(memory_format=cl)
-        t_v2 = timm.create_model('ghostnetv2_100').eval()
-        t_rep = reparameterize_model(timm.create_model('repghostnet_100').eval()).eval()
-        t_mbv3 = timm.create_model('mobilenetv3_large_100').eval()
-        calls.update({
-            'timm ghostnetv3_100 training form': lambda: t_v3(x),
-            'timm ghostnetv3_100 deploy (NCHW)': lambda: t_v3d(x),
-            'timm ghostnetv3_100 deploy (NHWC)': lambda: t_v3d_cl(x_cl),
-            'timm ghostnetv2_100': lambda: t_v2(x),
-            'timm repghostnet_100 deploy': lambda: t_rep(x),
-            'timm mobilenetv3_large_100': lambda: t_mbv3(x),
-        })
-    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
-    calls['matmul 2048^2 fp32'] = lambda: torch.mm(a, b)
-    # ONNX Runtime candidates are timed in a fresh process without torch, whose spinning
-    # OpenMP threads would slow ORT down (mmghost.analysis.exported_timing); each group is
-    # interleaved.
-    onnx_files: Dict[str, str] = {}
-    tmp = tempfile.TemporaryDirectory()
-    if not args.no_ort:
-        with torch.no_grad():
-            onnx_files['ours V3 ONNX Runtime'] = export_for_ort(v3, x, tmp.name, 'ours')
-            if timm is not None:
-                onnx_files['timm ghostnetv3_100 deploy, ONNX Runtime'] = export_for_ort(
-                    t_v3d, x, tmp.name, 'timm')
-
-    times = time_interleaved(calls, args.warmup, args.rounds, args.repeats)
-    if onnx_files:
-        from mmghost.analysis import time_exported_in_subprocess
-        times.update(time_exported_in_subprocess(onnx_files, args.threads, args.warmup,
-                                                 args.rounds, args.repeats))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    gflops = 2 * 2048**3 / (med['matmul 2048^2 fp32'] * 1e6)
-    floor = 2 * macs * args.batch / (gflops * 1e6)
-    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}, '
-          f'{args.size}x{args.size}, fp32, {args.rounds} rounds x {args.repeats} calls; '
-          f'matmul {gflops:.0f} GFLOP/s -> floor for {2 * macs / 1e6:.0f} MFLOP: '
-          f'{floor:.2f} ms\n')
-    print('| model | median ms | p10-p90 ms |\n|---|---|---|')
-    for k, v in times.items():
-        print(f'| {k} | {med[k]:.2f} | {percentile(v, 0.1):.2f}-{percentile(v, 0.9):.2f} |')
-
-    p10 = {k: percentile(v, 0.1) for k, v in times.items()}
-
-    def ratio(num: str, den: str, goal: float, what: str) -> Optional[float]:
-        if num not in med or den not in med:
-            return None
-        r = med[num] / med[den]
-        print(f'| {what} | {r:.2f} | {p10[num] / p10[den]:.2f} | <= {goal:.2f} | '
-              f'{"met" if r <= goal else "NOT met"} |')
-        return r
-
-    deploy = 'ours V3 deploy (NCHW)'
-    fast = 'ours V3 eager (inference form, NHWC)'
-    print('\n| ratio | of medians | of p10s | goal (medians) | |\n|---|---|---|---|---|')
-    ratio(deploy, 'ours V3 training form', 0.40, 'ours V3 deploy / ours V3 training form')
-    ratio(fast, 'ours V3 training form', 0.40, 'ours V3 eager / ours V3 training form')
-    ratio(deploy, 'timm ghostnetv2_100', 0.97, 'ours V3 deploy (NCHW) / timm ghostnetv2_100')
-    ratio(fast, 'timm ghostnetv2_100', 0.97, 'ours V3 eager / timm ghostnetv2_100')
-    ratio(fast, 'ours V2 1.0x', 0.97, 'ours V3 eager / ours V2 1.0x')
-    ratio(deploy, 'timm ghostnetv3_100 deploy (NCHW)', 0.90,
-          'ours V3 deploy (NCHW) / timm V3 deploy (NCHW)')
-    ratio(fast, 'timm ghostnetv3_100 deploy (NCHW)', 0.90, 'ours V3 eager / timm V3 deploy')
-    ratio(fast, 'timm ghostnetv3_100 deploy (NHWC)', 0.90,
-          'ours V3 eager / timm V3 deploy in NHWC')
-    ratio('ours V3 ONNX Runtime', 'timm ghostnetv3_100 deploy, ONNX Runtime', 0.95,
-          'ours ORT / timm deploy ORT')
-    if 'ours V3 ONNX Runtime' in med:
-        r = med['ours V3 ONNX Runtime'] / floor
-        print(f'| ours ORT / FLOP floor | {r:.2f} | {p10["ours V3 ONNX Runtime"] / floor:.2f} | '
-              f'<= 2.00 | {"met" if r <= 2 else "NOT met"} |')
-    tmp.cleanup()
+    rows = run_benchmark(specs(not args.no_timm), batches=args.batch,
+                         shape=(args.size, args.size), device='cpu', threads=args.threads,
+                         warmup=args.warmup, rounds=args.rounds, repeats=args.repeats, log=log,
+                         flop_floor=True)
+    out = [report(rows)]
+    for batch in args.batch:
+        out += [f'\nGoals, batch {batch} (ratios of this run):\n',
+                '| ratio | of medians | of p10s | goal (medians) | |', '|---|---|---|---|---|']
+        out += goal_lines(rows, batch)
+    text = '\n'.join(out) + '\n'
+    print(text)
+    if args.out_md:
+        from mmghost.checkpoint.atomic import atomic_write
+        atomic_write(args.out_md, text.encode())
 
 
 if __name__ == '__main__':

@@ -3,9 +3,11 @@
 
 A model is named by a *spec*: a config path or an ``mmdet::``/``mmpretrain::``/``mmghost::``
 config name, or ``timm:NAME``, optionally followed by a form: ``@deploy`` (re-parameterized),
-``@both`` (training and deploy form, two rows) or ``@ort`` (the deploy form exported to ONNX
-and run by ONNX Runtime). :func:`run_benchmark` builds every spec's forms and times them, in
-every requested dtype and batch size, in interleaved rounds
+``@both`` (training and deploy form, two rows), ``@inference`` (deploy form with BNs folded,
+NHWC: the fastest eager form), ``@ort`` (the deploy form exported to ONNX and run by ONNX
+Runtime), ``@ort-int8``, ``@openvino``, ``@openvino-int8`` or ``@exported`` (those four).
+:func:`run_benchmark` builds every spec's forms and times them, in every requested dtype and
+batch size, in interleaved rounds
 (:func:`mmghost.analysis.timing.time_interleaved`); it returns one row (a dict) per
 model x form x dtype x batch x part, which :mod:`mmghost.analysis.reporting` presents. From a
 script::
@@ -23,10 +25,11 @@ Choices:
   likewise with ``torch.float16``. Each torch row is called once before timing; a call that
   raises (no kernel for the dtype on this device, mmdet's NMS wanting fp32, ...) makes the row
   ``unsupported`` with the error as its reason instead of stopping the run.
-* ONNX Runtime rows export the fp32 deploy form once per part and batch size (static shapes),
-  run it with ``intra_op_num_threads`` = the torch thread count and all graph optimizations,
-  and are ``unsupported`` in other dtypes. Detectors' ``predict`` (box decoding, NMS) is not
-  exported: their full-model ORT rows are ``unsupported`` (``--part backbone`` works).
+* Exported rows export the fp32 deploy form once per part and batch size (static shapes;
+  a detector whole, with box decoding and NMS in the graph), run it with the torch thread
+  count and all graph optimizations, and are ``unsupported`` in other dtypes. INT8 rows are
+  quantized with :mod:`mmghost.deploy.quantize`'s default layer choice, calibrated on seeded
+  random batches (the calibration sets the scales, not the speed).
 * Params and MACs (conv + linear multiply-accumulates per image at the input shape,
   :func:`mmghost.analysis.complexity.count_complexity`) are counted once per model form and part
   on the fp32 CPU model, outside the timing.
@@ -56,7 +59,8 @@ __all__ = [
     'BenchmarkError', 'Unsupported', 'ModelSpec', 'Variant', 'DTYPES', 'FORMS', 'PEER_TOP1',
     'top1_table', 'parse_spec', 'model_label', 'build_model', 'to_deploy', 'prepare_model',
     'make_call', 'make_exported_call', 'EXPORTED', 'part_complexity', 'model_complexity',
-    'lookup_top1', 'resolve_device', 'build_variants', 'time_variants', 'run_benchmark'
+    'lookup_top1', 'resolve_device', 'build_variants', 'time_variants', 'run_benchmark',
+    'to_inference'
 ]
 
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
@@ -64,7 +68,8 @@ DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 FORMS = {'': ('train', ), 'train': ('train', ), 'deploy': ('deploy', ),
          'both': ('train', 'deploy'), 'ort': ('ort', ), 'ort-int8': ('ort-int8', ),
          'openvino': ('openvino', ), 'openvino-int8': ('openvino-int8', ),
-         'exported': ('ort', 'ort-int8', 'openvino', 'openvino-int8')}
+         'exported': ('ort', 'ort-int8', 'openvino', 'openvino-int8'),
+         'inference': ('inference', )}
 
 
 class BenchmarkError(ValueError):
@@ -98,8 +103,8 @@ def parse_spec(spec: str) -> ModelSpec:
         raise BenchmarkError(
             f'unknown form {form!r} in {spec!r}; use MODEL (training form), MODEL@deploy, '
             'MODEL@both (training and deploy rows), MODEL@ort / @ort-int8 (deploy form in ONNX '
-            'Runtime, fp32 / INT8), MODEL@openvino / @openvino-int8, or MODEL@exported (the '
-            'four exported forms)')
+            'Runtime, fp32 / INT8), MODEL@openvino / @openvino-int8, MODEL@exported (the '
+            'four exported forms) or MODEL@inference (eager deploy form, BN folded, NHWC)')
     if name.startswith('timm:'):
         if not name[len('timm:'):].strip(':'):
             raise BenchmarkError(f'{spec!r}: give a timm model name, e.g. timm:ghostnetv3_100')
@@ -153,6 +158,16 @@ def to_deploy(model: nn.Module, name: str = '') -> nn.Module:
         timm = _import_timm(name)
         return timm.utils.reparameterize_model(model, inplace=True).eval()
     return switch_to_deploy(model).eval()
+
+
+def to_inference(model: nn.Module, name: str = '') -> nn.Module:
+    """The fastest eager form, in place: :func:`to_deploy`, every BN after a conv folded into
+    it (mmcv's ``fuse_conv_bn``) and the weights NHWC (:func:`mmghost.optimize_for_inference`
+    for any model, timm's included)."""
+    from mmcv.cnn import fuse_conv_bn
+    with torch.no_grad():
+        fuse_conv_bn(to_deploy(model, name))
+    return model.to(memory_format=torch.channels_last).eval()
 
 
 def _check_part(model: nn.Module, part: str) -> None:
@@ -398,7 +413,7 @@ class Variant:
     """One model form to time: ``model`` is the fp32 CPU model (deploy form for ``ort``)."""
     label: str
     spec: str
-    form: str  # 'train', 'deploy' or 'ort'
+    form: str  # 'train', 'deploy', 'inference' or an exported form (EXPORTED)
     model: nn.Module
     arch: Optional[str] = None
 
@@ -438,13 +453,15 @@ def build_variants(specs: Sequence[str], log=None) -> List[Variant]:
             if log:
                 log(f'building {ps.name}')
             train = build_model(ps.name)
-        if deploy is None and any(f != 'train' for f in ps.forms):
+        if deploy is None and any(f not in ('train', 'inference') for f in ps.forms):
             deploy = to_deploy(copy.deepcopy(train), ps.name)
         built[ps.name] = (train, deploy)
         arch = _arch_name(ps.name)
         for form in ps.forms:
-            variants.append(Variant(label, ps.spec, form, train if form == 'train' else deploy,
-                                    arch))
+            model = train if form == 'train' else deploy
+            if form == 'inference':
+                model = to_inference(copy.deepcopy(train), ps.name)
+            variants.append(Variant(label, ps.spec, form, model, arch))
     return variants
 
 
@@ -513,11 +530,12 @@ def time_variants(variants: Sequence[Variant], parts: Sequence[str] = ('model', 
                                 row['provider'] = info['provider']
                             else:
                                 key = (id(v.model), dt)
+                                nhwc = channels_last or v.form == 'inference'
                                 if key not in prepared:
                                     prepared[key] = prepare_model(v.model, DTYPES[dt], device,
-                                                                  channels_last)
+                                                                  nhwc)
                                 fn = make_call(prepared[key], part, batch, shape, DTYPES[dt],
-                                               device, channels_last)
+                                               device, nhwc)
                             try:  # one call: what this device/dtype cannot run is reported
                                 with torch.inference_mode():
                                     fn()

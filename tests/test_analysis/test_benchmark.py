@@ -92,3 +92,31 @@ def test_benchmark_peers_deploy_and_top1():
     with torch.no_grad():
         want, got = train(x, mode='tensor'), deploy(x, mode='tensor')
     assert ((got - want).abs().max() / want.abs().max()).item() < 1e-4
+
+
+def test_benchmark_inference_and_exported_forms_side_by_side():
+    """@inference (BN folded, NHWC) computes what the model computes; @exported gives the four
+    runtime rows (a detector exported whole), timed in one table with the FLOP floor."""
+    pytest.importorskip('onnxruntime')
+    pytest.importorskip('openvino')
+    pytest.importorskip('nncf')
+    from mmghost.analysis import benchmark as bm
+    cls = osp.join(REPO, 'configs', 'classification', 'demo', 'ghostnetv3-small_shapes-demo.py')
+    det = osp.join(REPO, 'configs', 'detection', 'demo', 'retinanet_ghostv3_demo.py')
+    variants = bm.build_variants([cls, cls + '@inference', cls + '@exported', det + '@ort'])
+    train, fast = variants[0].model, variants[1].model
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        want = train(x, mode='tensor')
+        got = fast(x.contiguous(memory_format=torch.channels_last), mode='tensor')
+    assert ((got - want).abs().max() / want.abs().max()).item() < 1e-4
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    rows = bm.time_variants(variants, batches=(2, ), shape=(64, 64), warmup=1, rounds=1,
+                            repeats=1, flop_floor=True)
+    forms = [(r['model'], r['form'], r['status']) for r in rows]
+    assert [f for _, f, _ in forms] == ['train', 'inference', 'ort', 'ort-int8', 'openvino',
+                                        'openvino-int8', 'ort']
+    assert all(s == 'ok' for _, _, s in forms), [r['reason'] for r in rows]
+    assert rows[-1]['model'] == 'retinanet_ghostv3_demo'  # whole detector: decoding and NMS
+    assert all(r['median_ms'] > 0 for r in rows) and rows[0]['floor_ratio'] > 0
+    assert rows[0]['ratio'] == 1.0 and rows[0]['matmul_gflops'] > 0

@@ -127,3 +127,36 @@ def test_kd_overhead_benchmark_prints_the_ratio():
                '--repeats', '1'])
     ratio = float(re.search(r'KD / plain = ([\d.]+)', out).group(1))
     assert ratio > 0
+
+
+def test_ghostnet_latency_goal_ratios():
+    """benchmarks/ghostnet_latency.py's goal lines: the best fp32 path and runtime of each side,
+    ratios of medians and of 10th percentiles, the FLOP floor of the row compared (not of the
+    training form, which has more MACs), and the verdict against each bound."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'ghostnet_latency', osp.join(REPO, 'benchmarks', 'ghostnet_latency.py'))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    def row(model, form, ms, **extra):
+        return dict(model=model, form=form, batch=1, status='ok', median_ms=ms, p10_ms=ms / 2,
+                    **extra)
+
+    rows = [row('ghostnetv3', 'train', 100.0, floor_ms=5.0), row('ghostnetv3', 'deploy', 38.0),
+            row('ghostnetv3', 'inference', 25.0), row('ghostnetv3', 'ort', 8.0),
+            row('ghostnetv3', 'openvino', 7.0, floor_ms=2.0), row('ghostnetv3', 'ort-int8', 9.0),
+            row('ghostnetv3', 'openvino-int8', 5.0), row('timm:ghostnetv3_100', 'deploy', 40.0),
+            row('timm:ghostnetv3_100', 'ort', 8.5), row('timm:ghostnetv3_100', 'openvino', 10.0),
+            dict(row('timm:ghostnetv3_100', 'openvino-int8', 1.0), status='unsupported'),
+            row('timm:ghostnetv2_100', 'train', 41.0)]
+    lines = {line.split(' | ')[0][2:]: line for line in bench.goal_lines(rows, 1)}
+    assert lines['ours deploy / ours training form'] == \
+        '| ours deploy / ours training form | 0.38 | 0.38 | <= 0.40 | met |'
+    best = 'ours best fp32 (openvino) / timm best runtime (ort)'
+    assert lines[best] == f'| {best} | 0.82 | 0.82 | <= 0.70 | NOT met |'
+    assert lines['ours best fp32 (openvino) / FLOP floor (2.00 ms)'].endswith(
+        '| 3.50 | 1.75 | <= 3.00 | NOT met |')
+    assert '| 0.71 | 0.71 | <= 1.00 | met |' in \
+        lines['ours best INT8 (openvino-int8) / ours best fp32 (openvino)']
+    assert not [k for k in lines if 'timm best INT8' in k]  # the unsupported row is not used

@@ -12,6 +12,8 @@ MODEL is a config path, an ``mmdet::``/``mmpretrain::``/``mmghost::`` config nam
 * ``@deploy``: the re-parameterized form (``mmghost.switch_to_deploy``, which also calls
   mmpretrain's own ``switch_to_deploy`` of MobileOne/RepVGG; timm: ``reparameterize_model``);
 * ``@both``: the training and the deploy form, as two rows;
+* ``@inference``: the fastest eager form: deploy form, every BN after a conv folded into it,
+  weights and input NHWC (``mmghost.optimize_for_inference``; timm models the same way);
 * ``@ort``: the deploy form exported to ONNX (fp32, static shape) and run by ONNX Runtime
   with ``--threads`` intra-op threads and all graph optimizations; ``@ort-int8`` its INT8
   form (static, per-channel, :mod:`mmghost.deploy.quantize`); ``@openvino`` and
@@ -45,8 +47,8 @@ from mmghost.analysis import (BenchmarkError, plot, report, resolve_device, run_
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('models', nargs='+',
-                        help='CONFIG, mmdet::NAME or timm:NAME, optionally @deploy, @both, @ort, '
-                        '@ort-int8, @openvino, @openvino-int8, @exported')
+                        help='CONFIG, mmdet::NAME or timm:NAME, optionally @deploy, @both, '
+                        '@inference, @ort, @ort-int8, @openvino, @openvino-int8, @exported')
     parser.add_argument('--shape', type=int, nargs='+', default=[224], help='input H [W]')
     parser.add_argument('--batch', type=int, nargs='+', default=[1],
                         help='batch sizes (one table each)')
