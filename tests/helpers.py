@@ -232,19 +232,17 @@ def write_tiny_detector_config(tmp_path, size: int = 96, num_train: int = 4,
     data = tmp_path / 'coco'
     make_demo_coco(str(data), num_train=num_train, num_val=4, size=size, seed=1)
     root = str(data) + '/'
+    from mmengine.config import Config
+    # The demo's own test pipeline, resized to `size` (a config cannot edit a base list item).
+    test_pipeline = [dict(t, scale=(size, size)) if t['type'] == 'Resize' else dict(t)
+                     for t in Config.fromfile(DET_DEMO_CFG).test_pipeline]
     cfg = tmp_path / name
     cfg.write_text(f"""
 _base_ = {DET_DEMO_CFG!r}
 model = dict(backbone=dict(widen_factor=0.5), neck=dict(in_channels=[12, 20, 56, 480]),
              {model_options})
 image_size = ({size}, {size})
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=image_size, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
-]
+test_pipeline = {test_pipeline!r}
 _data = dict(data_root={root!r}, pipeline=test_pipeline)
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root={root!r}))

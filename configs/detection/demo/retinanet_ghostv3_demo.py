@@ -4,7 +4,8 @@
 # differ from the real config: with no ImageNet weights the backbone's BN layers train
 # (norm_eval=False), AdamW converges much faster from scratch than the 1x SGD schedule, and
 # ChannelsLastHook runs the convolutions in oneDNN's faster NHWC layout. Measured on 2 CPU
-# cores: 16 epochs in about 11 minutes, bbox mAP 0.675 (seed 0) and 0.628 (seed 1) on val.
+# cores (2026-11-21 to 2026-12-02): 16 epochs in 11-27 minutes, bbox mAP 0.675-0.692 (seed 0,
+# by machine) and 0.628 (seed 1) on val; docs/benchmarks.md has each run.
 _base_ = '../retinanet_ghostv3.py'
 
 data_root = 'data/demo_coco/'
