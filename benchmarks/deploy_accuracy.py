@@ -38,7 +38,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DET_CONFIG = osp.join(REPO, 'configs', 'detection', 'demo', 'retinanet_ghostv3_demo.py')
 CLS_CONFIG = osp.join(REPO, 'configs', 'classification', 'demo',
                       'ghostnetv3-small_digits-demo.py')
-# Layer groups kept in float, tried for each quantizer (mmghost.deploy.quantize.LAYER_GROUPS).
+# Layer groups kept in float, tried for each quantizer (mmghost.quantize.LAYER_GROUPS).
 KEEP_FLOAT_CHOICES = ((), ('first_conv', 'head_outputs'),
                       ('first_conv', 'head_outputs', 'dfc'),
                       ('first_conv', 'head_outputs', 'dfc', 'depthwise'))
@@ -98,7 +98,7 @@ def comparison_of(out: str) -> dict:
 
 def input_shape(config: str):
     """``(H, W)`` the config's pre-processing makes of its first test image."""
-    from mmghost.deploy import calibration_batches
+    from mmghost.quantize import calibration_batches
     return tuple(calibration_batches(config, 1, split='test')[0].shape[2:])
 
 

@@ -13,6 +13,6 @@ def __getattr__(name):
         from .models.layers.reparam import switch_to_deploy
         return switch_to_deploy
     if name == 'optimize_for_inference':
-        from .deploy.inference_form import optimize_for_inference
+        from .reparameterize.inference_form import optimize_for_inference
         return optimize_for_inference
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -17,7 +17,7 @@ __all__ = ['MODELS', 'HOOKS', 'MODEL_WRAPPERS', 'OPTIM_WRAPPERS']
 #: Backbones, layers (Ghost modules, re-parameterizable blocks), classifiers, and exported
 #: models run by mmengine's Runner (``mmghost.DeployedModel``).
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmghost',
-                  locations=['mmghost.models', 'mmghost.deploy.deployed_model'])
+                  locations=['mmghost.models', 'mmghost.runtime.deployed_model'])
 
 #: Runner hooks (``custom_hooks=[dict(type='mmghost.ChannelsLastHook')]``).
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmghost',

@@ -40,7 +40,7 @@ def _main() -> None:
     import numpy as np
 
     from mmghost.analysis.timing import time_interleaved
-    from mmghost.deploy.runtime import create_backend, ort_session
+    from mmghost.runtime.backends import create_backend, ort_session
     request = json.loads(sys.stdin.read())
     rng = np.random.default_rng(0)
     calls = {}

@@ -1,4 +1,5 @@
-"""mmghost.analysis.benchmark: model specs, variants, unsupported rows, top-1 lookup."""
+"""The benchmark runner in its parts: model specs, building, variants, unsupported rows, top-1
+from the zoos' facts."""
 import os.path as osp
 import sys
 
@@ -74,15 +75,24 @@ def test_benchmark_peers_deploy_and_top1():
         V3: ('GhostNetV3 1.0x', 77.1),
         osp.join(REPO, 'configs', 'detection', 'retinanet_ghostv3.py'): (None, None),
     }
+    from mmghost.analysis.top1 import arch_name, lookup_top1
     for name, (arch, top1) in peers.items():
-        assert bm._arch_name(name) == arch, name
-        assert bm.lookup_top1(bm.model_label(name), arch)[0] == top1
-    assert bm.lookup_top1('timm:ghostnetv3_130', bm._arch_name('timm:ghostnetv3_130'))[0] == 79.1
+        assert arch_name(name) == arch, name
+        assert lookup_top1(bm.model_label(name), name, arch)[0] == top1, name
+    # mmpretrain's numbers come from its metafiles (the best entry of that config)
+    assert lookup_top1('mobilenet-v3-large',
+                       'mmpretrain::mobilenet_v3/mobilenet-v3-large_8xb128_in1k.py',
+                       'MobileNetV3-L')[1] == \
+        'mmpretrain model zoo, mobilenet-v3-large_3rdparty_in1k'
+    t = 'timm:ghostnetv3_130'
+    assert lookup_top1(t, t, arch_name(t))[0] == 79.1
     # timm's own weights: timm's number; a width timm has no weights of: the paper's
-    assert bm.lookup_top1('timm:repghostnet_058',
-                          bm._arch_name('timm:repghostnet_058'))[0] == 68.938
-    assert bm.lookup_top1('mobileone-s0', 'MobileOne-S0', {'mobileone-s0': 70.0}) == \
-        (70.0, 'given with --top1')
+    t = 'timm:repghostnet_058'
+    assert lookup_top1(t, t, arch_name(t))[0] == 68.938
+    t = 'timm:mobilenetv3_large_100'  # no zoo states it: no number rather than a made-up one
+    assert lookup_top1(t, t, arch_name(t)) == (None, '')
+    assert lookup_top1('mobileone-s0', 'mmpretrain::mobileone/mobileone-s0_8xb32_in1k.py',
+                       'MobileOne-S0', {'mobileone-s0': 70.0}) == (70.0, 'given with --top1')
     # @deploy of mmpretrain's re-parameterizable MobileOne: its own switch_to_deploy
     (train, deploy) = [v.model for v in bm.build_variants(
         ['mmpretrain::mobileone/mobileone-s0_8xb32_in1k.py@both'])]

@@ -97,7 +97,7 @@ result(**{{k: v[0] for k, v in rc.items()}})
                     '--openvino writes an IR (.xml + .bin), got ov1.bin',
                     'this backend needs openvino: pip install openvino'):
         assert message in out, (message, out[-4000:])
-    from mmghost.deploy import read_metadata
+    from mmghost.runtime import read_metadata
     meta = read_metadata(str(tmp_path / 'v3s.onnx'))
     assert meta['task'] == 'backbone' and meta['outputs'] == '["stage3", "stage7"]'
     assert json.loads(meta['mean']) == [125.3, 123.0, 113.9] and meta['bgr_to_rgb'] == 'true'

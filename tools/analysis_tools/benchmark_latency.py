@@ -16,7 +16,7 @@ MODEL is a config path, an ``mmdet::``/``mmpretrain::``/``mmghost::`` config nam
   weights and input NHWC (``mmghost.optimize_for_inference``; timm models the same way);
 * ``@ort``: the deploy form exported to ONNX (fp32, static shape) and run by ONNX Runtime
   with ``--threads`` intra-op threads and all graph optimizations; ``@ort-int8`` its INT8
-  form (static, per-channel, :mod:`mmghost.deploy.quantize`); ``@openvino`` and
+  form (static, per-channel, :mod:`mmghost.quantize.post_training`); ``@openvino`` and
   ``@openvino-int8`` the same in OpenVINO; ``@exported`` all four. Detectors are exported
   whole (box decoding and NMS in the graph).
 

@@ -44,7 +44,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     backend = args.backend or ('openvino' if args.model.endswith('.xml') else
                                'onnxruntime' if args.model.endswith('.onnx') else 'pytorch')
-    from mmghost.deploy import Deployment, draw_predictions
+    from mmghost.runtime import Deployment, draw_predictions
     try:
         images = images_of(args.input)
         runner = Deployment(args.config, args.model, backend, args.device, args.threads)

@@ -8,7 +8,7 @@
 CHECKPOINT may be in training or in deploy form; the exported graph is always the deploy
 (re-parameterized) form. A classifier exports its logits; a detector (RetinaNet, YOLOv3,
 Faster / Mask R-CNN) the whole detector with box decoding, RoI Align and class-wise NMS,
-outputs ``boxes, scores, labels`` (+ ``masks``) (:mod:`mmghost.deploy.detector_export`);
+outputs ``boxes, scores, labels`` (+ ``masks``) (:mod:`mmghost.export.detector_export`);
 ``--backbone-only`` (any model) exports the backbone's ``out_indices`` outputs, named
 ``stage{i}``.
 ``--openvino`` also writes the OpenVINO IR of the checked file.
@@ -24,7 +24,7 @@ if, for any output, it exceeds ``--rtol`` times that output's largest magnitude,
 removed and the tool exits non-zero. With ``--dynamic-hw`` the export shape and every
 checked size must be at least the model's ``min_input_size`` (33 for ImageNet-layout
 GhostNetV2/V3: below it a DFC gate sees a map under 2 px; see
-:mod:`mmghost.deploy.onnx_export`, which holds the logic).
+:mod:`mmghost.export.onnx_export`, which holds the logic).
 """
 import argparse
 import sys
@@ -90,11 +90,12 @@ def _log(msg: str) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmghost.deploy import export_checked, load_model
+    from mmghost.export import export_checked
+    from mmghost.reparameterize import load_model
     from mmghost.models.utils import load_config
     try:
         if args.openvino:  # before anything is written: no ONNX file without its IR
-            from mmghost.deploy.runtime import openvino_core
+            from mmghost.runtime.backends import openvino_core
             if not args.openvino.endswith('.xml'):
                 raise ValueError(f'--openvino writes an IR (.xml + .bin), got {args.openvino}')
             openvino_core()
@@ -104,7 +105,7 @@ def main(argv=None):
                                backbone_only=args.backbone_only,
                                check_shapes=args.check_shapes, rtol=args.rtol, log=_log)
         if args.openvino:
-            from mmghost.deploy import save_openvino
+            from mmghost.runtime import save_openvino
             save_openvino(args.out, args.openvino)
             _log(f'wrote {args.openvino} (OpenVINO IR)')
         return worst

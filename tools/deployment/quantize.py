@@ -17,7 +17,7 @@ from mmengine.config import DictAction
 
 
 def main(argv=None):
-    from mmghost.deploy import CALIBRATION_METHODS, DEFAULT_KEEP_FLOAT, LAYER_GROUPS
+    from mmghost.quantize import CALIBRATION_METHODS, DEFAULT_KEEP_FLOAT, LAYER_GROUPS
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('model', help='the fp32 .onnx export')
@@ -35,7 +35,7 @@ def main(argv=None):
     parser.add_argument('--no-per-channel', action='store_true')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
-    from mmghost.deploy import calibration_batches, quantize_model
+    from mmghost.quantize import calibration_batches, quantize_model
     from mmghost.models.utils import load_config
     try:
         cfg = load_config(args.config, args.cfg_options)

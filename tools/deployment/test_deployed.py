@@ -7,7 +7,7 @@
 MODEL is an ``.onnx`` file (fp32 or INT8) or an OpenVINO ``.xml`` IR written by mmghost's
 exporters (its metadata is checked against CONFIG's model). The config's own dataloader,
 ``data_preprocessor``, evaluator (mmdet's CocoMetric, mmpretrain's Accuracy) and
-visualization hook run unchanged around it (:func:`mmghost.deploy.deployed_config`), so the
+visualization hook run unchanged around it (:func:`mmghost.runtime.deployed_config`), so the
 printed metrics are those ``tools/test.py CONFIG CHECKPOINT`` prints for the PyTorch model.
 
 ``--compare CHECKPOINT`` also runs the PyTorch model on every test image and reports, per
@@ -48,7 +48,7 @@ def main(argv=None):
     args = parse_args(argv)
     from mmengine.runner import Runner
 
-    from mmghost.deploy import compare_predictions, deployed_config
+    from mmghost.runtime import compare_predictions, deployed_config
     from mmghost.engine import check_data, enable_visualization
     from mmghost.models.utils import load_config
     cfg = load_config(args.config, args.cfg_options)

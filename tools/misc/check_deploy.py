@@ -6,7 +6,7 @@ Runs the validation set through the training-form model and through its
 ``switch_to_deploy`` copy, and prints the top-1 accuracy of both, the fraction of identical
 predictions and the largest relative logit difference. Exits non-zero if they disagree.
 To write the fused checkpoint, use ``tools/model_converters/reparameterize.py`` (same
-building, loading and comparison code: :mod:`mmghost.deploy.reparameterize`).
+building, loading and comparison code: :mod:`mmghost.reparameterize.deploy_form`).
 """
 import argparse
 
@@ -23,7 +23,7 @@ def main():
                         help='override settings of the config, key=value pairs')
     args = parser.parse_args()
 
-    from mmghost.deploy import DeployError, compare_forms
+    from mmghost.reparameterize import DeployError, compare_forms
     try:
         r = compare_forms(args.config, args.checkpoint, args.max_batches, args.cfg_options)
     except DeployError as e:  # e.g. a checkpoint already in deploy form

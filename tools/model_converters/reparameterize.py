@@ -18,7 +18,7 @@ Works for mmpretrain classifiers and mmdet detectors alike (the config decides).
 
 Refused with a message and a non-zero exit, nothing written: a checkpoint that is already in
 deploy form, a model with nothing to re-parameterize (GhostNet V1/V2), a checkpoint that does
-not match the config (the logic: :func:`mmghost.deploy.reparameterize_checkpoint`). Test the
+not match the config (the logic: :func:`mmghost.reparameterize.reparameterize_checkpoint`). Test the
 result with ``tools/test.py DEPLOY_CONFIG OUT`` (or
 ``tools/test.py CONFIG OUT --cfg-options model.backbone.deploy=True``).
 """
@@ -54,7 +54,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmghost.deploy import DeployError, reparameterize_checkpoint
+    from mmghost.reparameterize import DeployError, reparameterize_checkpoint
     shape = (args.shape[0], args.shape[-1])
     try:
         return reparameterize_checkpoint(

@@ -112,7 +112,7 @@ def test_fused_backbone_equals_unfused(data, seed):
 @given(data=st.data(), seed=st.integers(0, 2**16))
 def test_fused_backbone_onnx_equals_pytorch(data, seed, tmp_path_factory):
     pytest.importorskip('onnxruntime')
-    from mmghost.deploy import check_onnx, export_onnx
+    from mmghost.export import check_onnx, export_onnx
     model, (h, w) = _backbone(data)
     x = torch.randn(3, 3, h, w, generator=torch.Generator().manual_seed(seed))
     fused = _fused_equals_unfused(model, x, seed, calibrate=True)

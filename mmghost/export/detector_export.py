@@ -1,6 +1,6 @@
 """Whole-detector ONNX export: a normalized image batch in, final ``boxes, scores, labels`` out.
 
-    from mmghost.deploy import export_detector
+    from mmghost.export import export_detector
     info = export_detector(detector, 'retinanet.onnx', shape=(128, 128), dynamic_hw=True)
 
 The graph holds backbone, neck and head, the prior (anchor / grid) generation of the head's
@@ -26,7 +26,7 @@ Outputs: ``boxes`` float32 ``N x max_per_img x 4`` (x1, y1, x2, y2 in input pixe
 ``scores`` ``N x max_per_img`` (0 for the empty slots) and ``labels`` int64 (-1 for the empty
 slots), best first; a mask head adds ``masks`` ``N x max_per_img x S x S``. Rescaling to the
 original image (clipping to its unpadded size, pasting the masks) is
-:mod:`mmghost.deploy.preprocess`'s job, shared by every backend.
+:mod:`mmghost.runtime.preprocess`'s job, shared by every backend.
 
 Where mmdet differs: it applies NMS to boxes already rescaled to the original image, here
 NMS runs in input pixels (the same IoU for a uniform resize; a keep-ratio resize scales x and
@@ -328,7 +328,7 @@ class DetectorExportModule(nn.Module):
         """Each detection's mask probabilities (``N x M x S x S``, the mask head's output
         size), of its own class: mmdet's FCNMaskHead on the RoI-aligned features of the
         detected boxes. Pasting them into the image is post-processing
-        (:func:`mmghost.deploy.preprocess.paste_masks`)."""
+        (:func:`mmghost.runtime.preprocess.paste_masks`)."""
         roi = self.detector.roi_head
         n, m = boxes.shape[:2]
         batch_idx = torch.arange(n, device=boxes.device).unsqueeze(1).expand(-1, m).reshape(-1)
@@ -380,7 +380,7 @@ def export_detector(detector: nn.Module,
         metadata (dict, optional): Extra ``metadata_props``.
 
     Returns:
-        dict: As :func:`mmghost.deploy.export_onnx` (``task='detector'``).
+        dict: As :func:`mmghost.export.export_onnx` (``task='detector'``).
     """
     import copy
 

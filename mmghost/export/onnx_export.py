@@ -2,7 +2,7 @@
 (:func:`export_graph`) that the whole-detector exporter shares. The check against PyTorch is
 :mod:`.onnx_check`.
 
-    from mmghost.deploy import export_onnx, check_onnx
+    from mmghost.export import check_onnx, export_onnx
     info = export_onnx(model, 'ghostnetv3.onnx', shape=(224, 224), dynamic_hw=True)
     err = check_onnx('ghostnetv3.onnx', model, [torch.randn(2, 3, 97, 131)], rtol=1e-4)
 
@@ -288,7 +288,7 @@ def export_graph(module: nn.Module,
     """Trace ``module`` (``tensor -> tensor(s)``, eval mode) into an ONNX file, atomically.
 
     The one exporter behind :func:`export_onnx` and
-    :func:`mmghost.deploy.export_detector`: input ``input`` (``N x 3 x H x W``), outputs
+    :func:`mmghost.export.export_detector`: input ``input`` (``N x 3 x H x W``), outputs
     ``output_names`` (default ``output{i}``), a free batch axis on every output with
     ``dynamic_batch``, free H x W on the input and on 4-D outputs with ``dynamic_hw`` (refused
     below :func:`min_input_size`), and the ``metadata_props`` every mmghost export carries

@@ -52,8 +52,8 @@ def calibration_batches(config, num_images: int, split: str = 'train',
     from mmengine.registry import DATASETS, DefaultScope
 
     from mmghost.models.utils import default_scope, load_config
-    from .preprocess import Preprocessor
-    from .runtime import read_metadata
+    from mmghost.runtime.preprocess import Preprocessor
+    from mmghost.runtime.backends import read_metadata
     if isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 1:
         raise ValueError(f'the calibration set must hold at least one image, got '
                          f'num_images={num_images!r}')
@@ -213,7 +213,7 @@ def _quantize_openvino(onnx_path, out_path, calibration, keep):
     except ImportError as e:
         raise ImportError('OpenVINO quantization needs openvino and nncf: pip install '
                           '"mmghost[deploy]"') from e
-    from .runtime import save_openvino
+    from mmghost.runtime.backends import save_openvino
     if not out_path.endswith('.xml'):
         raise ValueError(f'an OpenVINO IR is written as .xml (+ .bin), got {out_path}')
     model = ov.convert_model(onnx_path)

@@ -1,7 +1,7 @@
 """The checked ONNX export: export a classifier, backbone or whole detector, then compare the
 runtime's outputs with PyTorch's on seeded batches at the export shape and at odd sizes.
 
-    from mmghost.deploy import export_checked, check_onnx
+    from mmghost.export import check_onnx, export_checked
     worst = export_checked(model, 'model.onnx', shape=(224, 224), dynamic_hw=True)
 
 This module sits above both exporters (:mod:`.onnx_export` for classifiers and backbones,
@@ -20,8 +20,8 @@ from mmghost.models.utils import is_detector, seeded_input
 from .detector_export import DetectorExportModule, export_detector
 from .onnx_export import (_as_export_module, _hw, _Shape, export_onnx, min_input_size,
                           resize_attributes)
-from .reparameterize import DeployError
-from .runtime import create_backend, read_metadata
+from mmghost.reparameterize.deploy_form import DeployError
+from mmghost.runtime.backends import create_backend, read_metadata
 
 __all__ = ['align_detections', 'compare_onnx', 'check_onnx', 'export_checked',
            'DEFAULT_CHECK_SHAPES']

@@ -1,4 +1,4 @@
-"""mmghost.deploy.detector_export: RetinaNet (every backbone family), YOLOv3 and Faster / Mask
+"""mmghost.export.detector_export: RetinaNet (every backbone family), YOLOv3 and Faster / Mask
 R-CNN exported whole (decoding, RoI Align and NMS in the graph) give mmdet's own predictions, in
 ONNX Runtime and in OpenVINO, at odd and dynamic sizes."""
 import os.path as osp
@@ -90,7 +90,8 @@ def assert_same_detections(ref, boxes, scores, labels, rtol=1e-3):
 def test_exported_detector_gives_mmdets_predictions(name, backend, request, tmp_path):
     if backend == 'openvino':
         pytest.importorskip('openvino')
-    from mmghost.deploy import create_backend, export_detector, read_metadata
+    from mmghost.export import export_detector
+    from mmghost.runtime import create_backend, read_metadata
     det = request.getfixturevalue(name)
     path = str(tmp_path / f'{name}.onnx')
     info = export_detector(det, path, shape=(96, 96), dynamic_hw=True)
@@ -115,7 +116,8 @@ def test_every_backbone_family_exports_whole(config, backend, tmp_path):
     under a dynamic H x W, RepGhostNet fused for export) give mmdet's predictions too."""
     if backend == 'openvino':
         pytest.importorskip('openvino')
-    from mmghost.deploy import create_backend, export_detector
+    from mmghost.export import export_detector
+    from mmghost.runtime import create_backend
     det = _detector(osp.join(REPO, 'configs', 'detection', config), ('retina_cls', 'retina_reg'),
                     backbone=dict(init_cfg=None), bbox_head=dict(num_classes=3))
     with torch.no_grad():
@@ -131,7 +133,8 @@ def test_every_backbone_family_exports_whole(config, backend, tmp_path):
 
 
 def test_static_export_and_test_cfg_are_honoured(retinanet, tmp_path):
-    from mmghost.deploy import create_backend, export_detector
+    from mmghost.export import export_detector
+    from mmghost.runtime import create_backend
     from mmengine.config import ConfigDict
     cfg = ConfigDict(retinanet.bbox_head.test_cfg, score_thr=0.5, max_per_img=7, nms_pre=50)
     path = str(tmp_path / 'static.onnx')
@@ -194,7 +197,8 @@ def test_exported_two_stage_detector_gives_mmdets_predictions(name, backend, req
     graph; Mask R-CNN's masks, pasted by the shared post-processing, are mmdet's."""
     if backend == 'openvino':
         pytest.importorskip('openvino')
-    from mmghost.deploy import DeployedModel, export_detector, read_metadata
+    from mmghost.export import export_detector
+    from mmghost.runtime import DeployedModel, read_metadata
     det = request.getfixturevalue(name)
     path = str(tmp_path / f'{name}.onnx')
     info = export_detector(det, path, shape=(96, 96), dynamic_hw=True)
@@ -232,7 +236,8 @@ def test_two_stage_rois_of_an_empty_level_and_static_batch(faster_rcnn, tmp_path
     """Proposals too small for the coarse levels leave their RoI Align empty (a 0-row
     RoiAlign in the graph); a static batch of 1 and a stricter test_cfg are honoured."""
     from mmengine.config import ConfigDict
-    from mmghost.deploy import create_backend, export_detector
+    from mmghost.export import export_detector
+    from mmghost.runtime import create_backend
     cfg = ConfigDict(faster_rcnn.test_cfg)
     cfg.rpn.update(nms_pre=50, max_per_img=30)
     cfg.rcnn.update(max_per_img=10, score_thr=0.3)
@@ -251,7 +256,7 @@ def test_two_stage_rois_of_an_empty_level_and_static_batch(faster_rcnn, tmp_path
 
 
 def test_detectors_the_exporter_cannot_map_are_refused(faster_rcnn, tmp_path):
-    from mmghost.deploy import export_detector
+    from mmghost.export import export_detector
     with pytest.raises(ValueError, match='opset >= 16'):
         export_detector(faster_rcnn, str(tmp_path / 'a.onnx'), opset=13)
     cfg = load_config('mmdet::cascade_rcnn/cascade-rcnn_r50_fpn_1x_coco.py')
@@ -266,7 +271,7 @@ def test_detectors_the_exporter_cannot_map_are_refused(faster_rcnn, tmp_path):
 def test_equal_scores_may_be_ranked_either_way_but_real_differences_show():
     """The export check compares detections as sets where scores tie: two detections whose
     scores differ by float rounding come out of NMS / top-k in either order."""
-    from mmghost.deploy.onnx_check import align_detections
+    from mmghost.export.onnx_check import align_detections
     boxes = torch.tensor([[[0., 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50], [0, 0, 0, 0]]])
     scores = torch.tensor([[0.9, 0.28616846, 0.28616822, 0.0]])
     labels = torch.tensor([[1, 0, 2, 0]])

@@ -22,7 +22,7 @@ from mmengine.model import BaseModel
 from mmghost.models.utils import is_detector, load_config
 from mmghost.registry import MODELS
 from .preprocess import Preprocessor, detections_to_samples, logits_to_samples
-from .runtime import create_backend, read_metadata
+from .backends import create_backend, read_metadata
 
 __all__ = ['DeployedModel', 'Deployment', 'check_model_file', 'check_test_inputs',
            'deployed_config',
@@ -56,7 +56,7 @@ def check_model_file(path: str, cfg) -> Dict[str, str]:
     meta = read_metadata(path)
     if 'task' not in meta:
         raise ValueError(f'{path} has no mmghost metadata: export it with '
-                         f'tools/deployment/pytorch2onnx.py (or mmghost.deploy.export_*)')
+                         f'tools/deployment/pytorch2onnx.py (or mmghost.export.export_*)')
     wrong = [(k, meta.get(k), v) for k, v in _config_facts(cfg).items()
              if meta.get(k) is not None and meta.get(k) != v]
     if wrong:
@@ -187,7 +187,7 @@ class Deployment:
         self.backend = backend
         self.preprocessor = Preprocessor(self.cfg)
         if backend == 'pytorch':
-            from .reparameterize import load_model
+            from mmghost.reparameterize.deploy_form import load_model
             self.model, _ = load_model(self.cfg, model)
             self.model.to(device).eval()
         else:
@@ -266,7 +266,7 @@ def compare_predictions(config, checkpoint: str, model_file: str, backend: str =
     from mmengine.runner import Runner
 
     from mmghost.models.utils import default_scope
-    from .reparameterize import load_model
+    from mmghost.reparameterize.deploy_form import load_model
     cfg = load_config(config)
     torch_model, _ = load_model(cfg, checkpoint)
     meta = check_model_file(model_file, cfg)

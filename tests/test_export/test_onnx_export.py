@@ -1,4 +1,4 @@
-"""mmghost.deploy.onnx_export: deploy-form export, onnxruntime parity at odd and non-square
+"""mmghost.export.onnx_export: deploy-form export, onnxruntime parity at odd and non-square
 sizes (the DFC gate's Resize), backbone outputs, bad shapes."""
 import json
 import os.path as osp
@@ -43,7 +43,8 @@ def v3_classifier():
 def test_v3_classifier_exports_the_deploy_form_and_matches_at_odd_sizes(
         v3_classifier, tmp_path):
     from mmghost import switch_to_deploy
-    from mmghost.deploy import check_onnx, compare_onnx, export_onnx, read_metadata
+    from mmghost.export import check_onnx, compare_onnx, export_onnx
+    from mmghost.runtime import read_metadata
     model = v3_classifier
     before = {k: v.clone() for k, v in model.state_dict().items()}
     path = str(tmp_path / 'v3.onnx')
@@ -74,7 +75,7 @@ def test_v3_classifier_exports_the_deploy_form_and_matches_at_odd_sizes(
 
 
 def test_v2_classifier_dfc_resize_is_nearest_asymmetric_floor(tmp_path):
-    from mmghost.deploy import check_onnx, dfc_input_sizes, export_onnx, resize_attributes
+    from mmghost.export import check_onnx, dfc_input_sizes, export_onnx, resize_attributes
     model = calibrated(build(classifier_cfg('GhostNetV2', 0.5)))
     path = str(tmp_path / 'v2.onnx')
     export_onnx(model, path, shape=(97, 131), dynamic_hw=True, opset=13)
@@ -95,7 +96,8 @@ def test_v2_classifier_dfc_resize_is_nearest_asymmetric_floor(tmp_path):
 
 
 def test_backbone_only_exports_one_named_output_per_out_index(tmp_path):
-    from mmghost.deploy import check_onnx, export_onnx, read_metadata
+    from mmghost.export import check_onnx, export_onnx
+    from mmghost.runtime import read_metadata
     backbone = build(dict(type='mmghost.GhostNetV3', widen_factor=0.5,
                           out_indices=(2, 4, 6, 9)))
     calibrated(backbone)
@@ -127,7 +129,7 @@ def test_backbone_only_exports_one_named_output_per_out_index(tmp_path):
 
 
 def test_bad_shapes_and_arguments_are_refused(v3_classifier, tmp_path):
-    from mmghost.deploy import check_onnx, export_onnx, min_input_size
+    from mmghost.export import check_onnx, export_onnx, min_input_size
     model = v3_classifier
     assert min_input_size(model) == 33
     path = str(tmp_path / 'x.onnx')

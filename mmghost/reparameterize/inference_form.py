@@ -25,7 +25,7 @@ def optimize_for_inference(model: nn.Module, channels_last: bool = False) -> nn.
        NHWC (GhostNetV3 deploy: about 0.7x the NCHW time, docs/benchmarks.md).
 
     The model is put in eval mode, since folding uses the BN running statistics. ONNX
-    Runtime folds BNs itself, so :func:`mmghost.deploy.onnx_export.export_onnx` only deploys.
+    Runtime folds BNs itself, so :func:`mmghost.export.onnx_export.export_onnx` only deploys.
 
     Returns:
         nn.Module: ``model`` itself.

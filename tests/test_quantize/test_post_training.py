@@ -1,4 +1,4 @@
-"""mmghost.deploy.quantize: INT8 post-training quantization through ONNX Runtime's QDQ
+"""mmghost.quantize.post_training: INT8 post-training quantization through ONNX Runtime's QDQ
 quantizer and NNCF/OpenVINO keeps the layer groups asked for in float, carries the export's
 metadata, and refuses bad input before writing anything. (How close INT8 stays to fp32 is
 measured on a trained model in tests/test_tools/test_deployment_tools.py: a random network's
@@ -18,7 +18,7 @@ pytest.importorskip('onnxruntime')
 def exported(tmp_path_factory):
     """A GhostNetV2 classifier (DFC branches, depthwise convs) exported at 64 x 64 and 16
     calibration batches drawn like its inputs."""
-    from mmghost.deploy import export_onnx
+    from mmghost.export import export_onnx
     torch.manual_seed(0)
     model = build(classifier_cfg('GhostNetV2', 0.5))
     x = torch.randn(8, 3, 64, 64)
@@ -35,7 +35,7 @@ def _op_names(path, op):
 
 
 def test_float_nodes_finds_each_layer_group(exported):
-    from mmghost.deploy import float_nodes
+    from mmghost.quantize import float_nodes
     path, _ = exported
     graph = onnx.load(path).graph
     convs = [n for n in graph.node if n.op_type == 'Conv']
@@ -55,7 +55,7 @@ def test_float_nodes_finds_each_layer_group(exported):
 
 
 def _outputs(path, batches, backend='onnxruntime'):
-    from mmghost.deploy import create_backend
+    from mmghost.runtime import create_backend
     run = create_backend(backend, path)
     return np.concatenate([run(x)[0] for x in batches])
 
@@ -68,7 +68,8 @@ def _ran_quantized(fp32_path, int8_path, batches, backend='onnxruntime'):
 
 
 def test_onnxruntime_qdq_quantizes_all_but_the_kept_layers(exported, tmp_path):
-    from mmghost.deploy import float_nodes, quantize_model, read_metadata
+    from mmghost.quantize import float_nodes, quantize_model
+    from mmghost.runtime import read_metadata
     path, calib = exported
     out = str(tmp_path / 'v2-int8.onnx')
     info = quantize_model(path, out, calib, keep_float=['first_conv', 'head_outputs'])
@@ -91,7 +92,8 @@ def test_onnxruntime_qdq_quantizes_all_but_the_kept_layers(exported, tmp_path):
 def test_openvino_nncf_writes_an_ir_with_metadata(exported, tmp_path):
     pytest.importorskip('nncf')
     ov = pytest.importorskip('openvino')
-    from mmghost.deploy import quantize_model, read_metadata
+    from mmghost.quantize import quantize_model
+    from mmghost.runtime import read_metadata
     path, calib = exported
     out = str(tmp_path / 'ir' / 'v2-int8.xml')
     quantize_model(path, out, calib, backend='openvino', keep_float=['first_conv'])
@@ -105,7 +107,7 @@ def test_openvino_nncf_writes_an_ir_with_metadata(exported, tmp_path):
 
 
 def test_bad_input_writes_nothing(exported, tmp_path):
-    from mmghost.deploy import quantize_model
+    from mmghost.quantize import quantize_model
     path, calib = exported
     out = tmp_path / 'x.onnx'
     with pytest.raises(ValueError, match='calibration set is empty'):
@@ -122,7 +124,8 @@ def test_bad_input_writes_nothing(exported, tmp_path):
 def test_percentile_calibration_narrows_the_ranges_minmax_takes(exported, tmp_path):
     """A 99.999th-percentile range clips the rare outliers a min/max range stretches for:
     the activation scales of the percentile model are never wider, some narrower."""
-    from mmghost.deploy import quantize_model, read_metadata
+    from mmghost.quantize import quantize_model
+    from mmghost.runtime import read_metadata
     path, calib = exported
     scales = {}
     for method in ('minmax', 'percentile'):

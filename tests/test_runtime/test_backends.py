@@ -1,4 +1,4 @@
-"""mmghost.deploy.runtime: the backends refuse what they cannot run with one clear message:
+"""mmghost.runtime.backends: the backends refuse what they cannot run with one clear message:
 an unknown backend, a missing file, a runtime that is not installed, and a graph with an op
 outside the ONNX standard."""
 import sys
@@ -29,7 +29,7 @@ def _graph(path, op='Relu', domain=''):
 def test_a_standard_graph_runs_and_a_foreign_op_is_named(backend, tmp_path):
     if backend == 'openvino':
         pytest.importorskip('openvino')
-    from mmghost.deploy import create_backend
+    from mmghost.runtime import create_backend
     run = create_backend(backend, _graph(tmp_path / 'relu.onnx'))
     x = np.linspace(-1, 1, 48, dtype=np.float32).reshape(1, 3, 4, 4)
     np.testing.assert_array_equal(run(x)[0], np.maximum(x, 0))
@@ -40,7 +40,7 @@ def test_a_standard_graph_runs_and_a_foreign_op_is_named(backend, tmp_path):
 
 
 def test_unknown_backend_missing_file_and_missing_runtime(tmp_path, monkeypatch):
-    from mmghost.deploy import create_backend
+    from mmghost.runtime import create_backend
     path = _graph(tmp_path / 'relu.onnx')
     with pytest.raises(ValueError, match="unknown backend 'tensorrt'"):
         create_backend('tensorrt', path)
