@@ -67,7 +67,8 @@ def add_mim_extension():
 
 
 class BuildPyWithPth(build_py):
-    """Also put ``mmghost-mim.pth`` at the root of site-packages (see mmghost/_import_hooks.py)."""
+    """Also put ``mmghost-mim.pth`` at the root of site-packages (mmghost/library_changes.py
+    says what it does and how to turn it off)."""
 
     def run(self):
         super().run()

@@ -1,8 +1,10 @@
 """mmghost: the GhostNet family (V1, V2, V3, RepGhost, V3-Small) for OpenMMLab."""
-from ._import_hooks import install as _install_import_hooks
+from .library_changes import install as _install_library_changes
 from .version import __version__
 
-_install_import_hooks()  # `mmghost::` configs, mmengine checkpoints on torch >= 2.6
+# What mmghost changes in mmengine, torch's loader and mmpretrain, each when its module is
+# imported: the list, with reasons, is mmghost.library_changes.
+_install_library_changes()
 
 __all__ = ['__version__', 'switch_to_deploy', 'optimize_for_inference']
 

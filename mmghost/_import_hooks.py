@@ -1,26 +1,15 @@
-"""What mmghost wires into OpenMMLab, each step when the module it changes is imported.
+"""Running a function right after a module is first imported (now, if it already is).
 
-``import mmghost`` (and the ``mmghost-mim.pth`` file the set-up installs, at interpreter start)
-calls :func:`install`, which imports nothing heavy: each step runs at once if its target
-module is already imported, otherwise right after the target is first imported (a one-shot
-import hook per target). So a user's config inheriting ``mmghost::...`` also works under
-mmdet's or mmpretrain's own tools, which never import mmghost before reading the config.
-
-* ``mmengine.config.utils``: ``_base_ = 'mmghost::path'`` resolves (mmengine 0.10.7 knows
-  only the packages of its hard-coded ``MODULE2PACKAGE``);
-* ``mmengine.runner.checkpoint``: checkpoints mmengine writes (message hub, numpy scalars)
-  load with torch >= 2.6's ``weights_only=True``, through a narrow allowlist
-  (:func:`mmghost.checkpoint.allow_mmengine_checkpoints`); ``mmghost://NAME`` and the URLs of
-  published GhostNet checkpoints load converted (:mod:`mmghost.checkpoint.hub`);
-* ``mmpretrain.apis.model``: mmghost's model index joins mmpretrain's ``ModelHub``, so
-  ``get_model``, ``list_models`` and the inferencers know the published GhostNets.
+The mechanism behind :mod:`mmghost.library_changes`, which lists what is run and why: a
+one-shot meta path finder wraps the loader of each pending module, so nothing is imported
+before the program itself imports it.
 """
 import importlib.abc
 import importlib.util
 import sys
 from typing import Callable, Dict, List
 
-__all__ = ['install', 'after_import']
+__all__ = ['after_import']
 
 _PENDING: Dict[str, List[Callable]] = {}
 
@@ -61,37 +50,3 @@ def after_import(name: str, fn: Callable) -> None:
     _PENDING.setdefault(name, []).append(fn)
     if not any(isinstance(f, _AfterImport) for f in sys.meta_path):
         sys.meta_path.insert(0, _AfterImport())
-
-
-def _config_prefix(module) -> None:
-    table = getattr(module, 'MODULE2PACKAGE', None)
-    if isinstance(table, dict):
-        table.setdefault('mmghost', 'mmghost')
-
-
-def _checkpoint_loading(module) -> None:
-    from mmghost.checkpoint.hub import register_loaders
-    from mmghost.checkpoint.safe_load import allow_mmengine_checkpoints
-    allow_mmengine_checkpoints()
-    register_loaders(module.CheckpointLoader)
-
-
-def _model_index(module) -> None:
-    from mmghost.checkpoint.hub import register_model_index
-    register_model_index(module.ModelHub)
-
-
-_STEPS = (('mmengine.config.utils', _config_prefix),
-          ('mmengine.runner.checkpoint', _checkpoint_loading),
-          ('mmpretrain.apis.model', _model_index))
-_installed = False
-
-
-def install() -> None:
-    """Schedule every step (idempotent)."""
-    global _installed
-    if _installed:
-        return
-    _installed = True
-    for name, fn in _STEPS:
-        after_import(name, fn)

@@ -107,6 +107,9 @@ log "mmghost (editable)"
 # Editable installs do not run build_py: put the `mmghost::` config hook in place by hand.
 SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 cp "$REPO/mmghost-mim.pth" "$SITE/mmghost-mim.pth"
+log "installed $SITE/mmghost-mim.pth: it imports mmghost at interpreter start, so that" \
+    "mmdet's/mmpretrain's tools resolve 'mmghost::' config bases (the changes mmghost makes:" \
+    "mmghost/library_changes.py). MMGHOST_NO_HOOKS=1 turns it off; delete the file to remove it."
 
 # Checked from outside the checkout, as a user's config would be.
 (cd / && "$PY" -W ignore - <<'EOF'
