@@ -103,7 +103,8 @@ AT_IMPORT: Tuple[LibraryChange, ...] = (
         change="registers mmghost's model-index.yml (its entries load as mmghost://NAME)",
         reason='`mmpretrain.get_model`, `list_models` and the inferencers know the published '
                'GhostNets by name',
-        test='tests/test_checkpoint/test_hub.py::test_mmpretrain_knows_the_published_models_by_name',
+        test='tests/test_checkpoint/test_hub.py::'
+             'test_mmpretrain_knows_the_published_models_by_name',
         module='mmpretrain.apis.model', apply=_model_index),
 )
 
@@ -138,4 +139,3 @@ def install() -> None:
     _installed = True
     for c in AT_IMPORT:
         after_import(c.module, c.apply)
-

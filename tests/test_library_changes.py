@@ -28,7 +28,8 @@ PROBES = {
         'from mmengine.runner.checkpoint import CheckpointLoader as c\n'
         "print('mmghost://' in c._schemes)",
     'mmpretrain.apis.model.ModelHub':
-        "from mmpretrain.apis import ModelHub; print(ModelHub.has('ghostnetv3-1.0x_3rdparty_in1k'))",
+        'from mmpretrain.apis import ModelHub\n'
+        "print(ModelHub.has('ghostnetv3-1.0x_3rdparty_in1k'))",
 }
 
 
