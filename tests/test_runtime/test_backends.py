@@ -52,3 +52,28 @@ def test_unknown_backend_missing_file_and_missing_runtime(tmp_path, monkeypatch)
         create_backend('openvino', path)
     with pytest.raises(ImportError, match='needs onnxruntime: pip install onnxruntime'):
         create_backend('onnxruntime', path)
+
+
+def test_openvino_computes_in_float32_unless_asked(tmp_path):
+    """OpenVINO's CPU default is bfloat16 where the CPU has AVX-512 BF16 or AMX; the backend
+    asks for float32, so a product of random floats matches numpy's to float32 rounding."""
+    ov = pytest.importorskip('openvino')
+    from onnx import TensorProto, helper, numpy_helper
+    from mmghost.runtime import create_backend
+    from mmghost.runtime.backends import OpenVINOBackend
+    weight = np.random.default_rng(0).standard_normal((64, 64)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node('MatMul', ['input', 'w'], ['out'])], 'g',
+        [helper.make_tensor_value_info('input', TensorProto.FLOAT, [1, 64])],
+        [helper.make_tensor_value_info('out', TensorProto.FLOAT, [1, 64])],
+        [numpy_helper.from_array(weight, 'w')])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    model.ir_version = 8
+    path = str(tmp_path / 'matmul.onnx')
+    onnx.save(model, path)
+    x = np.random.default_rng(1).standard_normal((1, 64)).astype(np.float32)
+    run = create_backend('openvino', path)
+    assert run.compiled.get_property('INFERENCE_PRECISION_HINT') == ov.Type.f32
+    np.testing.assert_allclose(run(x)[0], x @ weight, rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="unknown OpenVINO inference precision 'int4'"):
+        OpenVINOBackend(path, precision='int4')
