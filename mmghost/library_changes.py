@@ -71,6 +71,12 @@ def _model_index(module) -> None:
     register_model_index(module.ModelHub)
 
 
+def _ssd_head_loss_cls(module) -> None:
+    head = getattr(module, 'SSDHead', None)
+    if head is not None and not hasattr(head, 'loss_cls'):
+        head.loss_cls = None  # read by BaseDenseHead only for custom_cls_channels
+
+
 AT_IMPORT: Tuple[LibraryChange, ...] = (
     LibraryChange(
         target='mmengine.config.utils.MODULE2PACKAGE',
@@ -106,6 +112,14 @@ AT_IMPORT: Tuple[LibraryChange, ...] = (
         test='tests/test_checkpoint/test_hub.py::'
              'test_mmpretrain_knows_the_published_models_by_name',
         module='mmpretrain.apis.model', apply=_model_index),
+    LibraryChange(
+        target='mmdet.models.dense_heads.ssd_head.SSDHead',
+        change='gives the class a `loss_cls = None` attribute (only where it has none)',
+        reason="mmdet 3.3.0's BaseDenseHead._predict_by_feat_single reads self.loss_cls, "
+               'which SSDHead (its loss is written into the head) never sets: every SSD and '
+               "SSDLite, mmdet's own SSDLite-MobileNetV2 included, fails to predict",
+        test='tests/test_configs/test_detection_configs.py::test_mmdets_own_ssdlite_predicts',
+        module='mmdet.models.dense_heads.ssd_head', apply=_ssd_head_loss_cls),
 )
 
 ON_USE: Tuple[LibraryChange, ...] = (

@@ -30,6 +30,9 @@ PROBES = {
     'mmpretrain.apis.model.ModelHub':
         'from mmpretrain.apis import ModelHub\n'
         "print(ModelHub.has('ghostnetv3-1.0x_3rdparty_in1k'))",
+    'mmdet.models.dense_heads.ssd_head.SSDHead':
+        'from mmdet.models.dense_heads import SSDHead\n'
+        "print(hasattr(SSDHead, 'loss_cls'))",
 }
 
 

@@ -251,7 +251,8 @@ class BaseGhostNet(BaseModule):
             self._check_input(x)
         x = self.act1(self.bn1(self.conv_stem(x)))
         outs = []
-        for i, stage in enumerate(self.blocks):
+        # Stages after the last output are built (their weights load) but not run.
+        for i, stage in enumerate(self.blocks[:max(self.out_indices) + 1]):
             x = stage(x)
             if i in self.out_indices:
                 outs.append(x)

@@ -1,0 +1,15 @@
+# The light line of rtmdet-tiny_repghost.py (RepGhostNet 1.0x, 640x640): mmghost's GhostPAFPN
+# in place of CSPNeXtPAFPN, fusing with RepGhostNet's own Ghost bottlenecks (RepGhostModule),
+# and the RTMDet head's stacked 3x3 convs depth-wise separable (one set per level: mmdet
+# shares convs between levels only for plain ConvModules), so that the backbone, not the neck
+# and head, holds most of the compute.
+_base_ = './rtmdet-tiny_repghost.py'
+
+model = dict(
+    neck=dict(
+        _delete_=True,
+        type='mmghost.GhostPAFPN',
+        in_channels=[40, 112, 160],
+        out_channels=96,
+        block_cfg=dict(ghost_cfg=dict(type='RepGhostModule'))),
+    bbox_head=dict(use_depthwise=True, share_conv=False))
