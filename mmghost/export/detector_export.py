@@ -9,8 +9,9 @@ box decoding of its own ``bbox_coder``, the score threshold, the top-k pre-selec
 class-wise NMS (ONNX ``NonMaxSuppression``) of the config's ``test_cfg``, as mmdet's
 ``predict`` does them:
 
-* RetinaNet-style anchor heads (sigmoid scores): per level, the ``nms_pre`` best (anchor,
-  class) pairs above ``score_thr``; boxes decoded and clipped to the input size;
+* single-stage anchor or point heads, RetinaNet and RTMDet (sigmoid scores) or SSD and
+  SSDLite (softmax scores, the last class the background): per level, the ``nms_pre`` best
+  (prior, class) pairs above ``score_thr``; boxes decoded and clipped to the input size;
 * YOLOv3: anchors with objectness >= ``conf_thr``, the ``nms_pre`` best (anchor, class) pairs
   above ``score_thr`` over all levels, scored ``class score x objectness``;
 * then boxes narrower or lower than ``min_bbox_size`` dropped, class-wise NMS at
@@ -51,8 +52,8 @@ OUTPUT_NAMES = ('boxes', 'scores', 'labels')
 
 
 def supported_head(detector: nn.Module) -> str:
-    """``'anchor'`` (RetinaNet-style sigmoid anchor heads), ``'yolo'`` (YOLOv3) or
-    ``'two_stage'`` (RPN + standard RoI head: Faster / Mask R-CNN); raises a ValueError
+    """``'anchor'`` (single-stage anchor or point heads: RetinaNet, RTMDet, SSD), ``'yolo'``
+    (YOLOv3) or ``'two_stage'`` (RPN + standard RoI head: Faster / Mask R-CNN); raises a ValueError
     naming the detector otherwise."""
     from mmdet.models.dense_heads import AnchorHead, RPNHead, YOLOV3Head
     from mmdet.models.roi_heads import StandardRoIHead
@@ -62,14 +63,23 @@ def supported_head(detector: nn.Module) -> str:
     head = getattr(detector, 'bbox_head', None)
     if isinstance(head, YOLOV3Head):
         return 'yolo'
-    if isinstance(head, AnchorHead) and getattr(head, 'use_sigmoid_cls', False):
+    if isinstance(head, AnchorHead) and (getattr(head, 'use_sigmoid_cls', False)
+                                         or _softmax_with_background(head)):
         return 'anchor'
     what = type(head).__name__ if head is not None else 'no bbox_head'
     raise ValueError(
         f'{type(detector).__name__} ({what}) is not a detector this exporter knows: '
-        f'RetinaNet-style anchor heads with sigmoid scores, YOLOv3, and two-stage detectors '
+        f'single-stage anchor or point heads with sigmoid scores (RetinaNet, RTMDet) or '
+        f'softmax scores with a background class (SSD, SSDLite), YOLOv3, and two-stage '
+        f'detectors '
         f'with an RPNHead and a StandardRoIHead (Faster / Mask R-CNN). Export its backbone '
         f'with --backbone-only instead')
+
+
+def _softmax_with_background(head) -> bool:
+    """A softmax head whose last class is the background (mmdet's SSDHead)."""
+    return not getattr(head, 'use_sigmoid_cls', True) and \
+        getattr(head, 'cls_out_channels', None) == head.num_classes + 1
 
 
 def _check_two_stage(detector, rpn_type, roi_type) -> None:
@@ -197,8 +207,12 @@ class DetectorExportModule(nn.Module):
         priors = head.prior_generator.grid_priors([s.shape[-2:] for s in cls_scores],
                                                   dtype=x.dtype, device=x.device)
         boxes, scores, labels = [], [], []
+        softmax = not head.use_sigmoid_cls
         for cls, reg, pri in zip(cls_scores, bbox_preds, priors):
-            cls = cls.permute(0, 2, 3, 1).reshape(n, -1, c).sigmoid()
+            if softmax:  # SSD: the background is the last of num_classes + 1 scores
+                cls = cls.permute(0, 2, 3, 1).reshape(n, -1, c + 1).softmax(-1)[..., :c]
+            else:
+                cls = cls.permute(0, 2, 3, 1).reshape(n, -1, c).sigmoid()
             reg = pad_rows(reg.permute(0, 2, 3, 1).reshape(n, -1, 4), k)
             pri = pad_rows(getattr(pri, 'tensor', pri), k)
             top, idx = topk_padded(cls.reshape(n, -1), k)
