@@ -18,12 +18,13 @@ import torch.nn as nn
 from mmghost.models.layers.reparam import switch_to_deploy
 from mmghost.models.utils import is_detector, seeded_input
 from .detector_export import DetectorExportModule, export_detector
+from .ncnn_export import DenseHeadOutputs, export_ncnn
 from .onnx_export import (_as_export_module, _hw, _Shape, export_onnx, min_input_size,
                           resize_attributes)
 from mmghost.reparameterize.deploy_form import DeployError
-from mmghost.runtime.backends import create_backend, read_metadata
+from mmghost.runtime.backends import create_backend, ncnn_files, read_metadata
 
-__all__ = ['align_detections', 'compare_onnx', 'check_onnx', 'export_checked',
+__all__ = ['align_detections', 'compare_onnx', 'check_onnx', 'export_checked', 'parse_hw',
            'DEFAULT_CHECK_SHAPES']
 
 
@@ -82,7 +83,7 @@ def compare_onnx(path: str,
                  inputs: Union[torch.Tensor, Sequence[torch.Tensor]],
                  backend: str = 'onnxruntime',
                  num_threads: Optional[int] = None) -> List[Dict[str, object]]:
-    """Run ``inputs`` through an exported file (ONNX Runtime or OpenVINO) and through
+    """Run ``inputs`` through an exported file (ONNX Runtime, OpenVINO or ncnn) and through
     ``model``; one record per input.
 
     ``model`` is wrapped as at export time (the file's ``task`` metadata says whether it
@@ -104,7 +105,9 @@ def compare_onnx(path: str,
     if meta.get('task') == 'detector':
         detector = copy.deepcopy(model).eval()
         switch_to_deploy(detector)
-        wrapper = _as_export_module(DetectorExportModule(detector), False)
+        raw = meta.get('head_outputs') == 'dense'  # an ncnn graph: the head's raw maps
+        wrapper = _as_export_module(
+            DenseHeadOutputs(detector) if raw else DetectorExportModule(detector), False)
     else:
         wrapper = _as_export_module(model, meta.get('task') == 'backbone')
     inputs = [inputs] if isinstance(inputs, torch.Tensor) else list(inputs)
@@ -122,7 +125,7 @@ def compare_onnx(path: str,
             got = run(np.ascontiguousarray(x.float().cpu().numpy()))
             if len(got) != len(ref):
                 raise ValueError(f'the graph has {len(got)} outputs, the model {len(ref)}')
-            if meta.get('task') == 'detector' and all(
+            if meta.get('task') == 'detector' and not raw and all(
                     tuple(g.shape) == tuple(r.shape) for g, r in zip(got, ref)):
                 got = align_detections(ref, got)
             diff = scale = rel = 0.0
@@ -178,6 +181,24 @@ def check_onnx(path: str,
     return max(r['max_abs_diff'] for r in records)
 
 
+def parse_hw(text: str) -> Tuple[int, int]:
+    """``H,W`` (or ``HxW``, or ``S``) of a command-line size (an argparse ``type``)."""
+    import argparse
+    for sep in (',', 'x', 'X'):
+        if sep in text:
+            parts = text.split(sep)
+            break
+    else:
+        parts = [text, text]
+    try:
+        h, w = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected H,W (or HxW, or S), got {text!r}')
+    if len(parts) != 2 or h < 1 or w < 1:
+        raise argparse.ArgumentTypeError(f'expected positive H,W, got {text!r}')
+    return h, w
+
+
 #: Sizes a dynamic H x W export is checked at besides its export shape (odd, non-square).
 DEFAULT_CHECK_SHAPES = ((97, 131), (65, 65))
 
@@ -191,11 +212,17 @@ def export_checked(model: nn.Module,
                    backbone_only: bool = False,
                    check_shapes: Optional[Sequence[Tuple[int, int]]] = None,
                    rtol: float = 1e-4,
-                   log=print) -> float:
+                   log=print,
+                   fmt: str = 'onnx') -> float:
     """:func:`export_onnx`, then compare onnxruntime with PyTorch on seeded batches (2 images
     with a dynamic batch) at the export shape and, with ``dynamic_hw``, at ``check_shapes``
     (default :data:`DEFAULT_CHECK_SHAPES`). ``path`` is removed if, for any output, the error
     exceeds ``rtol`` times that output's largest magnitude.
+
+    ``fmt='ncnn'`` exports with :func:`mmghost.export.export_ncnn` instead (``path`` is the
+    ``.param`` file; a detector gives its head's raw maps, compared map by map; the batch is
+    free, ``dynamic_batch`` ignored) and compares through ncnn; a failed check removes all
+    three files.
 
     Returns:
         float: The largest relative difference.
@@ -205,6 +232,8 @@ def export_checked(model: nn.Module,
             export arguments.
         DeployError: The comparison failed (``path`` removed).
     """
+    if fmt not in ('onnx', 'ncnn'):
+        raise ValueError(f"fmt must be 'onnx' or 'ncnn', got {fmt!r}")
     h, w = _hw(shape)
     shapes = [(h, w)]
     if dynamic_hw:
@@ -219,15 +248,21 @@ def export_checked(model: nn.Module,
                 f'dynamic H x W graph is exact only when every DFC gate sees a map of at '
                 f'least 2x2 px (inputs >= {least}); choose larger sizes, or export a static '
                 f'graph (no --dynamic-hw) at the size you need')
-    if is_detector(model) and not backbone_only:
+    backend = 'ncnn' if fmt == 'ncnn' else 'onnxruntime'
+    if fmt == 'ncnn':
+        info = export_ncnn(model, path, (h, w), dynamic_hw=dynamic_hw,
+                           backbone_only=backbone_only)
+        dynamic_batch = True  # ncnn runs image by image: any batch
+    elif is_detector(model) and not backbone_only:
         info = export_detector(model, path, (h, w), dynamic_batch=dynamic_batch,
                                dynamic_hw=dynamic_hw, opset=opset)
     else:
         info = export_onnx(model, path, (h, w), dynamic_batch=dynamic_batch,
                            dynamic_hw=dynamic_hw, opset=opset, backbone_only=backbone_only)
     meta = info['metadata']
+    graph = f'ncnn (pnnx {meta.get("pnnx")})' if fmt == 'ncnn' else f'opset {opset}'
     log(f'wrote {path}: {meta["task"]} {meta.get("detector", "")} {meta["backbone"]} (deploy '
-        f'form), opset {opset}, input '
+        f'form), {graph}, input '
         f'{info["input_name"]} {"N" if dynamic_batch else 1}x3x{"H" if dynamic_hw else h}x'
         f'{"W" if dynamic_hw else w}, outputs {", ".join(info["output_names"])}')
     if 'mean' in meta:
@@ -235,7 +270,7 @@ def export_checked(model: nn.Module,
             f'bgr_to_rgb {meta.get("bgr_to_rgb", "false")} (in metadata_props)')
     if info['min_input_size'] is not None:
         log(f'dynamic H x W valid for H, W >= {info["min_input_size"]}')
-    resizes = resize_attributes(path)
+    resizes = resize_attributes(path) if fmt == 'onnx' else []
     if resizes:
         kinds = sorted({(r.get('mode'), r.get('coordinate_transformation_mode'),
                          r.get('nearest_mode')) for r in resizes})
@@ -245,17 +280,19 @@ def export_checked(model: nn.Module,
     batch = 2 if dynamic_batch else 1
     inputs = [seeded_input(s, batch, seed=i) for i, s in enumerate(shapes)]
     worst, failed = 0.0, []
-    for r in compare_onnx(path, model, inputs):
+    for r in compare_onnx(path, model, inputs, backend):
         rel = r['max_rel_diff']  # per output, relative to its own magnitude
         worst = max(worst, rel)
         n, _, a, b = r['shape']
-        log(f'onnxruntime vs PyTorch at {n}x3x{a}x{b}: max abs diff {r["max_abs_diff"]:.3e} '
+        log(f'{backend} vs PyTorch at {n}x3x{a}x{b}: max abs diff {r["max_abs_diff"]:.3e} '
             f'(max |output| {r["max_abs_ref"]:.3e}, relative {rel:.2e})')
         if not rel <= rtol:
             failed.append(f'{a}x{b}')
     if failed:
-        os.remove(path)
-        raise DeployError(f'FAILED: onnxruntime differs from PyTorch by more than rtol '
+        for f in (ncnn_files(path) if fmt == 'ncnn' else (path, )):
+            if os.path.isfile(f):
+                os.remove(f)
+        raise DeployError(f'FAILED: {backend} differs from PyTorch by more than rtol '
                           f'{rtol:g} at {", ".join(failed)}; {path} removed')
     log(f'OK: max relative difference {worst:.2e} <= {rtol:g}')
     return worst

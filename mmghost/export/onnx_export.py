@@ -54,7 +54,8 @@ from mmghost.models.utils import is_detector, seeded_input, tensor_forward
 
 __all__ = [
     'OnnxExportModule', 'export_onnx', 'export_graph', 'min_input_size', 'dfc_input_sizes',
-    'preprocessor_metadata', 'resize_attributes', 'INPUT_NAME', 'MIN_OPSET', 'MAX_OPSET'
+    'preprocessor_metadata', 'graph_metadata', 'dynamic_min_size', 'resize_attributes',
+    'INPUT_NAME', 'MIN_OPSET', 'MAX_OPSET'
 ]
 
 INPUT_NAME = 'input'
@@ -200,6 +201,15 @@ def min_input_size(model: nn.Module, backbone_only: bool = False,
     return max(hi, floor)
 
 
+def backbone_output_metadata(backbone: nn.Module) -> Dict[str, str]:
+    """``output_strides`` and ``output_channels`` of a backbone-only export's maps."""
+    if not hasattr(backbone, 'stage_strides'):
+        return {}
+    idx = list(getattr(backbone, 'out_indices', []))
+    return dict(output_strides=json.dumps([backbone.stage_strides[i] for i in idx]),
+                output_channels=json.dumps([backbone.stage_channels[i] for i in idx]))
+
+
 def preprocessor_metadata(model: nn.Module) -> Dict[str, str]:
     dp = getattr(model, 'data_preprocessor', None)
     if dp is None:
@@ -263,15 +273,63 @@ def export_onnx(model: nn.Module,
     head = getattr(wrapper.net, 'head', None)
     if wrapper.task == 'classifier' and getattr(head, 'num_classes', None) is not None:
         meta['num_classes'] = str(head.num_classes)
-    if wrapper.backbone_only and hasattr(backbone, 'stage_strides'):
-        idx = list(getattr(backbone, 'out_indices', []))
-        meta['output_strides'] = json.dumps([backbone.stage_strides[i] for i in idx])
-        meta['output_channels'] = json.dumps([backbone.stage_channels[i] for i in idx])
+    if wrapper.backbone_only:
+        meta.update(backbone_output_metadata(backbone))
     meta.update(preprocessor_metadata(wrapper.net))
     meta.update({str(k): str(v) for k, v in (metadata or {}).items()})
     return export_graph(wrapper, path, shape, wrapper.output_names, dynamic_batch, dynamic_hw,
                         opset, batch_size, meta, backbone=backbone,
                         deployed=deployed or not pending_reparam_modules(wrapper))
+
+
+def dynamic_min_size(backbone: nn.Module, shape: Tuple[int, int]) -> int:
+    """The ``min_input_size`` of a dynamic H x W graph of ``backbone`` traced at ``shape``.
+
+    Raises:
+        ValueError: ``shape`` is below it (the message names the smallest valid size).
+    """
+    h, w = shape
+    min_size = min_input_size(backbone)
+    if h < min_size or w < min_size:
+        raise ValueError(
+            f'export shape {h}x{w} is too small for a dynamic H x W graph of '
+            f'{type(backbone).__name__}: its DFC attention skips the 2x2 average pool on maps '
+            f'under 2 px, a run-time decision the exporter freezes at the export shape; export '
+            f'at H, W >= {min_size} (the graph is then exact for every input >= {min_size}), '
+            f'or export a static graph without dynamic H x W')
+    return min_size
+
+
+def graph_metadata(backbone: nn.Module, shape: Tuple[int, int], output_names: Sequence[str],
+                   dynamic_batch: bool, dynamic_hw: bool, batch_size: int,
+                   min_size: Optional[int], deployed: bool,
+                   metadata: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """The metadata every mmghost export carries, whatever its format (ONNX ``metadata_props``,
+    an OpenVINO IR's ``rt_info``, an ncnn model's JSON file): producer, input, outputs, shapes,
+    the backbone and its width, ``min_input_size``, plus ``metadata``."""
+    from mmghost.version import __version__
+    h, w = shape
+    meta = {
+        'producer': f'mmghost {__version__}',
+        'task': 'module',
+        'backbone': type(backbone).__name__,
+        'deploy': 'true' if deployed else 'false',
+        'input': (f'{INPUT_NAME}: float32 N x 3 x H x W, already normalized: (pixel - mean) / '
+                  f'std with channels swapped BGR->RGB when bgr_to_rgb is true; the '
+                  f'data_preprocessor is not part of the graph'),
+        'outputs': json.dumps(list(output_names)),
+        'export_shape': f'{h}x{w}',
+        'export_batch_size': str(batch_size),
+        'dynamic_batch': 'true' if dynamic_batch else 'false',
+        'dynamic_hw': 'true' if dynamic_hw else 'false',
+    }
+    if min_size is not None:
+        meta['min_input_size'] = str(min_size)
+    widen = getattr(backbone, 'widen_factor', None)
+    if widen is not None:
+        meta['widen_factor'] = repr(widen)
+    meta.update({str(k): str(v) for k, v in (metadata or {}).items()})
+    return meta
 
 
 def export_graph(module: nn.Module,
@@ -295,7 +353,6 @@ def export_graph(module: nn.Module,
     (producer, shapes, the backbone and its width, ``min_input_size``) plus ``metadata``.
     """
     onnx = _onnx()
-    from mmghost.version import __version__
 
     h, w = _hw(shape)
     if isinstance(opset, bool) or not isinstance(opset, int) or \
@@ -307,17 +364,7 @@ def export_graph(module: nn.Module,
         raise ValueError(f'batch_size must be a positive int, got {batch_size!r}')
     module.eval()
     backbone = module if backbone is None else backbone
-    name = type(backbone).__name__
-    min_size = None
-    if dynamic_hw:  # the backbone holds the DFC gates (a detector's heads need any size)
-        min_size = min_input_size(backbone)
-        if h < min_size or w < min_size:
-            raise ValueError(
-                f'export shape {h}x{w} is too small for a dynamic H x W graph of {name}: its '
-                f'DFC attention skips the 2x2 average pool on maps under 2 px, a run-time '
-                f'decision the exporter freezes at the export shape; export at H, W >= '
-                f'{min_size} (the graph is then exact for every input >= {min_size}), or '
-                f'export a static graph without dynamic H x W')
+    min_size = dynamic_min_size(backbone, (h, w)) if dynamic_hw else None
 
     x = seeded_input((h, w), batch_size)
     with torch.no_grad():
@@ -339,26 +386,8 @@ def export_graph(module: nn.Module,
             if axes:
                 dynamic_axes[out_name] = axes
 
-    meta = {
-        'producer': f'mmghost {__version__}',
-        'task': 'module',
-        'backbone': name,
-        'deploy': 'true' if deployed else 'false',
-        'input': (f'{INPUT_NAME}: float32 N x 3 x H x W, already normalized: (pixel - mean) / '
-                  f'std with channels swapped BGR->RGB when bgr_to_rgb is true; the '
-                  f'data_preprocessor is not part of the graph'),
-        'outputs': json.dumps(output_names),
-        'export_shape': f'{h}x{w}',
-        'export_batch_size': str(batch_size),
-        'dynamic_batch': 'true' if dynamic_batch else 'false',
-        'dynamic_hw': 'true' if dynamic_hw else 'false',
-    }
-    if min_size is not None:
-        meta['min_input_size'] = str(min_size)
-    widen = getattr(backbone, 'widen_factor', None)
-    if widen is not None:
-        meta['widen_factor'] = repr(widen)
-    meta.update({str(k): str(v) for k, v in (metadata or {}).items()})
+    meta = graph_metadata(backbone, (h, w), output_names, dynamic_batch, dynamic_hw,
+                          batch_size, min_size, deployed, metadata)
 
     path = osp.abspath(path)
     buffer = io.BytesIO()

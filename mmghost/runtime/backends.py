@@ -1,20 +1,24 @@
-"""Running exported models: ONNX Runtime and OpenVINO sessions behind one call (no torch).
+"""Running exported models: ONNX Runtime, OpenVINO and ncnn sessions behind one call (no torch).
 
-``create_backend('onnxruntime' | 'openvino', path, num_threads)`` returns a callable taking the
-normalized ``N x 3 x H x W`` float32 batch and returning the graph's outputs as numpy arrays,
-in the order of the file's ``outputs`` metadata. OpenVINO reads the ONNX file directly or an
-IR (``.xml``) written by :func:`save_openvino`, which keeps mmghost's metadata.
+``create_backend('onnxruntime' | 'openvino' | 'ncnn', path, num_threads)`` returns a callable
+taking the normalized ``N x 3 x H x W`` float32 batch and returning the graph's outputs as
+numpy arrays, in the order of the file's ``outputs`` metadata. OpenVINO reads the ONNX file
+directly or an IR (``.xml``) written by :func:`save_openvino`, which keeps mmghost's metadata;
+ncnn reads the ``.param`` + ``.bin`` pair written by :func:`mmghost.export.export_ncnn`, whose
+metadata is the ``.json`` file beside them (:func:`ncnn_files`).
 """
+import hashlib
 import json
 import os
 import os.path as osp
 import tempfile
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 __all__ = ['BACKENDS', 'ort_session', 'openvino_core', 'read_metadata', 'save_openvino',
-           'create_backend', 'OnnxRuntimeBackend', 'OpenVINOBackend']
+           'create_backend', 'ncnn_files', 'file_sha256', 'ModelFileError', 'OnnxRuntimeBackend',
+           'OpenVINOBackend', 'NcnnBackend']
 
-BACKENDS = ('onnxruntime', 'openvino')
+BACKENDS = ('onnxruntime', 'openvino', 'ncnn')
 
 
 def _require(module: str, extra: str):
@@ -44,10 +48,42 @@ def openvino_core():
     return _require('openvino', 'openvino').Core()
 
 
+def ncnn_files(path: str) -> Tuple[str, str, str]:
+    """``(NAME.param, NAME.bin, NAME.json)`` of an ncnn model given by its ``.param`` file.
+
+    Raises:
+        ValueError: ``path`` does not end in ``.param``.
+    """
+    if not str(path).endswith('.param'):
+        raise ValueError(f'an ncnn model is given by its .param file (the .bin and mmghost\'s '
+                         f'.json sit beside it), got {path}')
+    stem = str(path)[:-len('.param')]
+    return stem + '.param', stem + '.bin', stem + '.json'
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _ncnn_metadata(path: str) -> Dict[str, str]:
+    _, _, meta_path = ncnn_files(path)
+    if not osp.isfile(meta_path):
+        return {}
+    with open(meta_path) as f:
+        return {str(k): str(v) for k, v in json.load(f).items()}
+
+
 def read_metadata(path: str) -> Dict[str, str]:
-    """mmghost's metadata of an ONNX file (``metadata_props``) or an OpenVINO IR (``rt_info``)."""
+    """mmghost's metadata of an ONNX file (``metadata_props``), an OpenVINO IR (``rt_info``)
+    or an ncnn model (the ``.json`` beside its ``.param``)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'model file {path} does not exist')
+    if path.endswith('.param'):
+        return _ncnn_metadata(path)
     if path.endswith('.xml'):
         model = openvino_core().read_model(path)
         if not model.has_rt_info(['mmghost']):
@@ -81,6 +117,10 @@ def save_openvino(onnx_path: str, xml_path: str, model=None,
         os.replace(tmp_xml[:-4] + '.bin', xml_path[:-4] + '.bin')
         os.replace(tmp_xml, xml_path)
     return xml_path
+
+
+class ModelFileError(ValueError):
+    """A model file a backend refuses before trying to run it (the message names the fix)."""
 
 
 class _Backend:
@@ -150,6 +190,74 @@ class OpenVINOBackend(_Backend):
         return [result[o] for o in self.compiled.outputs]
 
 
+class NcnnBackend(_Backend):
+    """``batch -> outputs`` through ncnn (CPU), one image at a time.
+
+    The model is the ``.param`` file of :func:`mmghost.export.export_ncnn`; its ``.bin`` and
+    metadata ``.json`` must sit beside it and be the files the metadata describes (SHA-256).
+    ncnn computes in float32 here: its x86 default stores activations in float16 (``use_fp16_
+    storage``), about 1e-3 of an output away from PyTorch.
+    """
+
+    name = 'ncnn'
+
+    def __init__(self, path: str, num_threads: Optional[int] = None, device: str = 'cpu'):
+        if str(device).lower() != 'cpu':
+            raise ModelFileError(f'the ncnn backend runs on the CPU here, got device={device!r}')
+        ncnn = _require('ncnn', 'ncnn==1.0.20261020')
+        param, bin_path, meta_path = ncnn_files(path)
+        meta = _ncnn_metadata(param)
+        if not meta:
+            raise ModelFileError(f'{param} has no mmghost metadata file {meta_path}: export '
+                                 f'the model with tools/deployment/pytorch2ncnn.py (or '
+                                 f'mmghost.export.export_ncnn)')
+        if not osp.isfile(bin_path):
+            raise FileNotFoundError(f'the weights {bin_path} of {param} do not exist')
+        for f, key in ((param, 'param_sha256'), (bin_path, 'bin_sha256')):
+            if meta.get(key) and file_sha256(f) != meta[key]:
+                raise ModelFileError(f'{f} is not the file {meta_path} describes (another '
+                                     f'export or config); export the model again, writing all '
+                                     f'three files together')
+        self.ncnn = ncnn
+        self.net = ncnn.Net()
+        opt = self.net.opt
+        opt.use_fp16_storage = opt.use_fp16_packed = opt.use_fp16_arithmetic = False
+        opt.use_bf16_storage = False
+        opt.use_vulkan_compute = False
+        if num_threads:
+            opt.num_threads = int(num_threads)
+        if self.net.load_param(param) != 0 or self.net.load_model(bin_path) != 0:
+            raise ValueError(f'ncnn cannot load {param} with {bin_path}')
+        blobs = json.loads(meta.get('ncnn_blobs', '{}') or '{}')
+        self.input_blob = blobs.get('input', 'in0')
+        self.output_blobs = blobs.get('outputs') or list(self.net.output_names())
+        names = json.loads(meta.get('outputs', 'null') or 'null') or self.output_blobs
+        self.order = list(range(len(self.output_blobs)))
+        self.output_names = list(names)
+
+    def _run(self, batch) -> List:
+        import numpy as np
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if batch.ndim != 4:
+            raise ValueError(f'ncnn takes an N x 3 x H x W batch, got shape {batch.shape}')
+        per_image = []
+        for i in range(batch.shape[0]):
+            ex = self.net.create_extractor()
+            # One 1 x 3 x H x W image at batch_index 0, cloned (a Mat wraps the array's
+            # memory). ncnn 1.0.20261020's Python Mat misreads a 3-D array and any
+            # batch_index other than 0.
+            image = np.ascontiguousarray(batch[i:i + 1])
+            ex.input(self.input_blob, self.ncnn.Mat(image, batch_index=0).clone())
+            outs = []
+            for blob in self.output_blobs:
+                ret, mat = ex.extract(blob)
+                if ret != 0:
+                    raise RuntimeError(f'ncnn could not compute {blob} (error {ret})')
+                outs.append(np.array(mat, copy=True))
+            per_image.append(outs)
+        return [np.stack([o[k] for o in per_image]) for k in range(len(self.output_blobs))]
+
+
 def create_backend(backend: str, path: str, num_threads: Optional[int] = None,
                    device: str = 'cpu'):
     """A backend session of ``path`` (outputs in the file's ``outputs`` metadata order).
@@ -160,7 +268,8 @@ def create_backend(backend: str, path: str, num_threads: Optional[int] = None,
         FileNotFoundError: No such model file.
         ImportError: The backend's package is not installed (the message says what to install).
     """
-    classes = {'onnxruntime': OnnxRuntimeBackend, 'openvino': OpenVINOBackend}
+    classes = {'onnxruntime': OnnxRuntimeBackend, 'openvino': OpenVINOBackend,
+               'ncnn': NcnnBackend}
     if backend not in classes:
         raise ValueError(f'unknown backend {backend!r}; choose one of {list(classes)} (or '
                          f"'pytorch' with a checkpoint)")
@@ -168,7 +277,7 @@ def create_backend(backend: str, path: str, num_threads: Optional[int] = None,
         raise FileNotFoundError(f'model file {path} does not exist')
     try:
         return classes[backend](path, num_threads, device)
-    except ImportError:
+    except (ImportError, FileNotFoundError, ModelFileError):
         raise
     except Exception as e:  # the runtimes raise their own types for graphs they cannot load
         raise ValueError(_load_failure(backend, path, e)) from None

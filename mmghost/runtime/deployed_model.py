@@ -1,7 +1,7 @@
 """A deployed model behind one API, returning mmdet / mmpretrain data samples.
 
 ``Deployment(config, model, backend)`` runs images (paths or BGR arrays) through the config's
-pre-processing and an exported graph (ONNX Runtime or OpenVINO) or, with
+pre-processing and an exported graph (ONNX Runtime, OpenVINO or ncnn) or, with
 ``backend='pytorch'``, the checkpoint's PyTorch model: ``Deployment(...)(images)`` returns
 ``DetDataSample``\\ s (``pred_instances`` in original-image pixels) for detectors and
 mmpretrain ``DataSample``\\ s (``pred_score``, ``pred_label``) for classifiers.
@@ -21,14 +21,15 @@ from mmengine.model import BaseModel
 
 from mmghost.models.utils import is_detector, load_config
 from mmghost.registry import MODELS
-from .preprocess import Preprocessor, detections_to_samples, logits_to_samples
+from .preprocess import (DenseHeadDecoder, Preprocessor, dense_head_config,
+                         detections_to_samples, logits_to_samples)
 from .backends import create_backend, read_metadata
 
 __all__ = ['DeployedModel', 'Deployment', 'check_model_file', 'check_test_inputs',
            'deployed_config',
            'match_detections', 'compare_predictions', 'BACKENDS']
 
-BACKENDS = ('pytorch', 'onnxruntime', 'openvino')
+BACKENDS = ('pytorch', 'onnxruntime', 'openvino', 'ncnn')
 
 
 def _config_facts(cfg) -> Dict[str, str]:
@@ -88,24 +89,37 @@ class DeployedModel(BaseModel):
     """An exported graph as an mmengine model (``mode='predict'`` only).
 
     Args:
-        model_file (str): The ``.onnx`` file or OpenVINO ``.xml`` IR.
-        backend (str): ``'onnxruntime'`` or ``'openvino'``.
+        model_file (str): The ``.onnx`` file, OpenVINO ``.xml`` IR or ncnn ``.param``.
+        backend (str): ``'onnxruntime'``, ``'openvino'`` or ``'ncnn'``.
         task (str): ``'detector'`` or ``'classifier'``.
         num_threads (int, optional): Runtime threads (None: the runtime's default).
         device (str): ``'cpu'`` (ONNX Runtime also takes ``'cuda'``).
         data_preprocessor (dict, optional): The trained model's ``data_preprocessor``.
+        head_cfg (dict, optional): For a graph that ends at a dense head's raw maps (ncnn
+            detectors): the config's ``bbox_head`` with its ``test_cfg``, which decodes them
+            (:func:`mmghost.runtime.preprocess.dense_head_config`).
+        scope (str): The registry scope of ``head_cfg``. Defaults to ``'mmdet'``.
     """
 
     def __init__(self, model_file: str, backend: str = 'onnxruntime', task: str = 'detector',
                  num_threads: Optional[int] = None, device: str = 'cpu',
-                 data_preprocessor: Optional[dict] = None, init_cfg=None):
+                 data_preprocessor: Optional[dict] = None, head_cfg: Optional[dict] = None,
+                 scope: str = 'mmdet', init_cfg=None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if task not in ('detector', 'classifier'):
             raise ValueError(f'task must be detector or classifier, got {task!r}')
         self.model_file = model_file
         self.task = task
-        self.session = create_backend(backend, model_file, num_threads, device)
         self.meta = read_metadata(model_file)
+        self.decoder = None
+        if task == 'detector' and self.meta.get('head_outputs') == 'dense':
+            if head_cfg is None:
+                raise ValueError(f'{model_file} ends at the raw maps of a '
+                                 f'{self.meta.get("head", "dense head")}; give its config\'s '
+                                 f'head to decode them (head_cfg=dense_head_config(cfg)["head_cfg"]'
+                                 f'), or use Deployment / deployed_config with the config')
+            self.decoder = DenseHeadDecoder(head_cfg, scope)
+        self.session = create_backend(backend, model_file, num_threads, device)
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
                 mode: str = 'predict'):
@@ -113,6 +127,8 @@ class DeployedModel(BaseModel):
             raise ValueError(f'a deployed model only predicts, got mode={mode!r}')
         _check_input(self.meta, inputs, self.model_file)
         outs = self.session(np.ascontiguousarray(inputs.float().cpu().numpy()))
+        if self.decoder is not None:
+            return self.decoder(outs, data_samples)
         if self.task == 'detector':
             masks = outs[3] if len(outs) > 3 else None
             return detections_to_samples(outs[0], outs[1], outs[2], data_samples, masks,
@@ -151,6 +167,14 @@ def check_test_inputs(cfg, meta: Dict[str, str], model_file: str) -> None:
             _check_input(dict(meta, dynamic_batch='true'), inputs, model_file)
 
 
+def decoder_args(cfg, meta: Dict[str, str]) -> dict:
+    """``head_cfg`` and ``scope`` of :class:`DeployedModel` when the file ends at a dense head's
+    raw maps (ncnn detectors), else nothing."""
+    if meta.get('task') == 'detector' and meta.get('head_outputs') == 'dense':
+        return dense_head_config(cfg)
+    return {}
+
+
 def deployed_config(config, model_file: str, backend: str = 'onnxruntime',
                     num_threads: Optional[int] = None, device: str = 'cpu'):
     """A copy of ``config`` whose model is the exported ``model_file`` (checked to be an export
@@ -159,9 +183,11 @@ def deployed_config(config, model_file: str, backend: str = 'onnxruntime',
     meta = check_model_file(model_file, cfg)
     check_test_inputs(cfg, meta, model_file)
     task = 'detector' if meta['task'] == 'detector' else 'classifier'
-    cfg.model = dict(type='mmghost.DeployedModel', model_file=model_file, backend=backend,
-                     task=task, num_threads=num_threads, device=device,
-                     data_preprocessor=copy.deepcopy(cfg.model.data_preprocessor))
+    model = dict(type='mmghost.DeployedModel', model_file=model_file, backend=backend,
+                 task=task, num_threads=num_threads, device=device,
+                 data_preprocessor=copy.deepcopy(cfg.model.data_preprocessor),
+                 **decoder_args(cfg, meta))
+    cfg.model = model
     cfg.load_from = None
     cfg.custom_hooks = []  # they act on the PyTorch model (channels-last, EMA, ...)
     return cfg
@@ -172,9 +198,9 @@ class Deployment:
 
     Args:
         config: The model's config (path, ``pkg::`` name or Config).
-        model (str): The exported file (``.onnx`` / ``.xml``), or for ``backend='pytorch'`` a
-            checkpoint (training or deploy form).
-        backend (str): ``'pytorch'``, ``'onnxruntime'`` or ``'openvino'``.
+        model (str): The exported file (``.onnx`` / ``.xml`` / ncnn ``.param``), or for
+            ``backend='pytorch'`` a checkpoint (training or deploy form).
+        backend (str): ``'pytorch'``, ``'onnxruntime'``, ``'openvino'`` or ``'ncnn'``.
         device (str): ``'cpu'`` (or a CUDA device for PyTorch / ONNX Runtime).
         num_threads (int, optional): Threads of the runtime.
     """
@@ -193,7 +219,8 @@ class Deployment:
         else:
             meta = check_model_file(model, self.cfg)
             self.model = DeployedModel(model, backend, 'detector' if meta['task'] == 'detector'
-                                       else 'classifier', num_threads, device)
+                                       else 'classifier', num_threads, device,
+                                       **decoder_args(self.cfg, meta))
         self.dataset_meta = _dataset_meta(self.cfg)
 
     @torch.no_grad()
@@ -271,7 +298,7 @@ def compare_predictions(config, checkpoint: str, model_file: str, backend: str =
     torch_model, _ = load_model(cfg, checkpoint)
     meta = check_model_file(model_file, cfg)
     task = 'detector' if meta['task'] == 'detector' else 'classifier'
-    deployed = DeployedModel(model_file, backend, task, threads)
+    deployed = DeployedModel(model_file, backend, task, threads, **decoder_args(cfg, meta))
     with DefaultScope.overwrite_default_scope(default_scope(cfg)):
         loader = Runner.build_dataloader(cfg.test_dataloader)
     test_cfg = cfg.model.get('test_cfg') or {}

@@ -1,6 +1,8 @@
 """What every backend shares around an exported graph: the config's test-time pre-processing
 (load, resize, pad, normalize) and turning the graph's outputs into mmdet / mmpretrain data
-samples in the original image's coordinates.
+samples in the original image's coordinates; for graphs that end at a dense head's raw maps
+(ncnn), the decoding, score threshold, top-k and NMS of the config's own head
+(:class:`DenseHeadDecoder`).
 
 Pre-processing is the config's own: its test pipeline (mmdet's / mmpretrain's transforms) and
 its model's ``data_preprocessor`` (normalization, BGR->RGB, padding to the size divisor), so a
@@ -17,7 +19,7 @@ import torch
 from mmghost.models.utils import default_scope
 
 __all__ = ['Preprocessor', 'test_pipeline', 'build_data_preprocessor', 'detections_to_samples',
-           'paste_masks', 'logits_to_samples']
+           'paste_masks', 'logits_to_samples', 'DenseHeadDecoder', 'dense_head_config']
 
 _ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadPanopticAnnotations')
 
@@ -147,3 +149,61 @@ def logits_to_samples(logits, data_samples: list) -> list:
     for sample, score in zip(data_samples, scores):
         sample.set_pred_score(score).set_pred_label(score.argmax().view(1))
     return data_samples
+
+
+def dense_head_config(cfg) -> dict:
+    """``dict(head_cfg=..., scope=...)`` of :class:`DenseHeadDecoder` for a detector config:
+    its ``bbox_head`` with the model's ``test_cfg`` (as mmdet's single-stage detectors build
+    it) and the config's scope. Plain dicts, so a Runner config can carry them."""
+    from mmengine.config import ConfigDict
+    head = cfg.model.get('bbox_head')
+    if head is None:
+        raise ValueError('the config\'s model has no bbox_head: only single-stage detectors '
+                         'decode their raw head maps after the graph')
+    head = copy.deepcopy(head)
+    head.update(train_cfg=None, test_cfg=copy.deepcopy(cfg.model.get('test_cfg')))
+    as_dict = head.to_dict() if isinstance(head, ConfigDict) else dict(head)
+    return dict(head_cfg=as_dict, scope=default_scope(cfg))
+
+
+class DenseHeadDecoder:
+    """A single-stage detector's raw head maps -> detections, by the config's own head.
+
+    The graph ends at the head's per-level ``cls_score`` and ``bbox_pred`` maps (an ncnn
+    export, :func:`mmghost.export.export_ncnn`); this builds the config's ``bbox_head`` (its
+    prior generator, box coder and ``test_cfg``; its weights are not used) and runs mmdet's
+    ``predict_by_feat`` on the maps with ``rescale=True``: the same anchors or points, decoding,
+    clipping, score threshold, ``nms_pre``, NMS and ``max_per_img`` as the PyTorch model's
+    ``predict``, in the original image's pixels.
+
+    Args:
+        head_cfg (dict): The ``bbox_head`` config with ``test_cfg`` (:func:`dense_head_config`).
+        scope (str): The registry scope of the head's type. Defaults to ``'mmdet'``.
+    """
+
+    def __init__(self, head_cfg: dict, scope: str = 'mmdet'):
+        from mmengine.config import ConfigDict
+        from mmengine.registry import MODELS, DefaultScope
+        with DefaultScope.overwrite_default_scope(scope):  # heads read test_cfg.attr
+            self.head = MODELS.build(ConfigDict(copy.deepcopy(head_cfg))).eval()
+        self.num_levels = self.head.prior_generator.num_levels
+
+    @torch.no_grad()
+    def __call__(self, outputs: Sequence, data_samples: list) -> list:
+        """``outputs``: ``cls_score_0..L-1`` then ``bbox_pred_0..L-1`` (``N x C x H_i x W_i``).
+
+        Raises:
+            ValueError: Not ``2 x num_levels`` maps (the graph is of another head).
+        """
+        if len(outputs) != 2 * self.num_levels:
+            raise ValueError(f'the graph gives {len(outputs)} maps, the config\'s '
+                             f'{type(self.head).__name__} decodes {self.num_levels} levels of '
+                             f'(cls_score, bbox_pred); the model file is of another config')
+        maps = [torch.as_tensor(np.asarray(o)).float() for o in outputs]
+        cls_scores, bbox_preds = maps[:self.num_levels], maps[self.num_levels:]
+        metas = [sample.metainfo for sample in data_samples]
+        results = self.head.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=metas,
+                                            rescale=True)
+        for sample, result in zip(data_samples, results):
+            sample.pred_instances = result
+        return data_samples

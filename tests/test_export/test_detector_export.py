@@ -299,19 +299,22 @@ LIGHT = {  # config: the head's prediction convs, scaled to spread scores
 }
 
 
-@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino', 'ncnn'])
 @pytest.mark.parametrize('config', sorted(LIGHT))
 def test_light_detectors_export_whole(config, backend, tmp_path):
     """SSDLite (softmax scores with a background class, SSD anchors) and RTMDet (point priors,
     distance boxes), with CSPNeXtPAFPN or the re-parameterized GhostPAFPN, give mmdet's
-    predictions at a small and an odd size."""
-    if backend == 'openvino':
-        pytest.importorskip('openvino')
+    predictions at a small and an odd size: whole graphs in ONNX Runtime and OpenVINO, and in
+    ncnn the head's raw maps decoded after the graph by the config's own head."""
+    if backend != 'onnxruntime':
+        pytest.importorskip(backend)
     from mmghost import switch_to_deploy
-    from mmghost.export import export_detector
-    from mmghost.runtime import create_backend
-    det = _detector(osp.join(REPO, 'configs', 'detection', config), LIGHT[config], 0.5,
-                    size=128, backbone=dict(init_cfg=None), bbox_head=dict(num_classes=3))
+    from mmghost.export import export_detector, export_ncnn
+    from mmghost.models.utils import det_samples
+    from mmghost.runtime import DenseHeadDecoder, create_backend, dense_head_config
+    config = osp.join(REPO, 'configs', 'detection', config)
+    det = _detector(config, LIGHT[osp.basename(config)], 0.5, size=128,
+                    backbone=dict(init_cfg=None), bbox_head=dict(num_classes=3))
     det.bbox_head.test_cfg.nms_pre = 1000  # RTMDet's 30000 per level: a smaller graph
     if hasattr(det.bbox_head, 'rtm_reg'):  # distances of 1-3 strides: real boxes, no slivers
         with torch.no_grad():
@@ -321,14 +324,27 @@ def test_light_detectors_export_whole(config, backend, tmp_path):
     # The reference is the deploy form (what is exported): the random SSD extra levels and
     # CSPNeXt blocks amplify fp32 fusion round-off to ~1e-3 of the scores.
     switch_to_deploy(det)
-    path = str(tmp_path / 'det.onnx')
-    export_detector(det, path, shape=(128, 128), dynamic_hw=True)
+    if backend == 'ncnn':
+        path = str(tmp_path / 'det.param')
+        export_ncnn(det, path, shape=(128, 128))
+        cfg = load_config(config)
+        cfg.model.bbox_head.num_classes = 3
+        cfg.model.test_cfg.nms_pre = 1000
+        decode = DenseHeadDecoder(**dense_head_config(cfg))
+    else:
+        path = str(tmp_path / 'det.onnx')
+        export_detector(det, path, shape=(128, 128), dynamic_hw=True)
     run = create_backend(backend, path)
     for i, (h, w) in enumerate([(128, 128), (160, 224)]):
         x = torch.randn(2, 3, h, w, generator=torch.Generator().manual_seed(i + 1))
-        boxes, scores, labels = run(x.numpy())
+        if backend == 'ncnn':
+            preds = [s.pred_instances for s in decode(run(x.numpy()), det_samples(x))]
+            outs = [[p.bboxes.numpy() for p in preds], [p.scores.numpy() for p in preds],
+                    [p.labels.numpy() for p in preds]]
+        else:
+            outs = run(x.numpy())
         for b, ref in enumerate(mmdet_predictions(det, x)):
             # SSD's random extra levels (down to 1 x 1 maps) amplify the runtimes' conv
             # round-off to ~3e-4 of a score (ONNX Runtime with every optimization off too)
-            assert_same_detections(ref, boxes[b], scores[b], labels[b],
+            assert_same_detections(ref, outs[0][b], outs[1][b], outs[2][b],
                                    score_atol=1e-3 if 'ssd' in config else 1e-4)

@@ -1,11 +1,13 @@
 """Run a model in any form on an image or a folder of images and draw the predictions.
 
-    python tools/deployment/demo.py INPUT CONFIG MODEL [--backend pytorch|onnxruntime|openvino]
-        [--out-dir outputs] [--score-thr 0.3] [--threads N] [--device cpu]
+    python tools/deployment/demo.py INPUT CONFIG MODEL
+        [--backend pytorch|onnxruntime|openvino|ncnn] [--out-dir outputs] [--score-thr 0.3]
+        [--threads N] [--device cpu]
 
 MODEL is a PyTorch checkpoint (``--backend pytorch``, training or deploy form), an ``.onnx``
-file (fp32 or INT8) or an OpenVINO ``.xml`` IR. Detectors: the picture with boxes and class
-names, drawn by mmdet's ``DetLocalVisualizer``; classifiers: the top-5 classes, printed and
+file (fp32 or INT8), an OpenVINO ``.xml`` IR or an ncnn ``.param``
+(tools/deployment/pytorch2ncnn.py). Detectors: the picture with boxes and class names,
+drawn by mmdet's ``DetLocalVisualizer``; classifiers: the top-5 classes, printed and
 written on the picture (mmpretrain's ``UniversalVisualizer``). One picture per input image in
 ``--out-dir``.
 """
@@ -33,16 +35,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('input', help='an image file or a folder of images')
     parser.add_argument('config')
-    parser.add_argument('model', help='checkpoint (pytorch), .onnx or .xml')
+    parser.add_argument('model', help='checkpoint (pytorch), .onnx, .xml or ncnn .param')
     parser.add_argument('--backend', default=None,
-                        choices=['pytorch', 'onnxruntime', 'openvino'],
-                        help='default: pytorch for .pth, openvino for .xml, else onnxruntime')
+                        choices=['pytorch', 'onnxruntime', 'openvino', 'ncnn'],
+                        help='default: openvino for .xml, ncnn for .param, onnxruntime for .onnx, '
+                        'else pytorch')
     parser.add_argument('--out-dir', default='outputs')
     parser.add_argument('--score-thr', type=float, default=0.3)
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)
     backend = args.backend or ('openvino' if args.model.endswith('.xml') else
+                               'ncnn' if args.model.endswith('.param') else
                                'onnxruntime' if args.model.endswith('.onnx') else 'pytorch')
     from mmghost.runtime import Deployment, draw_predictions
     try:

@@ -32,23 +32,8 @@ import sys
 from mmengine.config import DictAction
 
 
-def _parse_hw(text: str):
-    for sep in (',', 'x', 'X'):
-        if sep in text:
-            parts = text.split(sep)
-            break
-    else:
-        parts = [text, text]
-    try:
-        h, w = (int(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected H,W (or HxW, or S), got {text!r}')
-    if len(parts) != 2 or h < 1 or w < 1:
-        raise argparse.ArgumentTypeError(f'expected positive H,W, got {text!r}')
-    return h, w
-
-
 def parse_args(argv=None):
+    from mmghost.export.onnx_check import parse_hw
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='classifier (or, with --backbone-only, any) config')
     parser.add_argument('checkpoint', help='checkpoint, training or deploy form')
@@ -61,7 +46,7 @@ def parse_args(argv=None):
                         default=True, help='free batch dimension (default on)')
     parser.add_argument('--dynamic-hw', action='store_true', help='free H and W dimensions')
     parser.add_argument('--opset', type=int, default=17, help='ONNX opset, 11-20 (default 17)')
-    parser.add_argument('--check-shapes', type=_parse_hw, nargs='+', default=None,
+    parser.add_argument('--check-shapes', type=parse_hw, nargs='+', default=None,
                         metavar='H,W', help='extra sizes checked with onnxruntime (needs '
                         '--dynamic-hw; default 97,131 65,65 with --dynamic-hw)')
     parser.add_argument('--rtol', type=float, default=1e-4,

@@ -1,12 +1,12 @@
 """Evaluate a deployed (exported) model over a config's test set, like tools/test.py.
 
-    python tools/deployment/test_deployed.py CONFIG MODEL [--backend onnxruntime|openvino]
+    python tools/deployment/test_deployed.py CONFIG MODEL [--backend onnxruntime|openvino|ncnn]
         [--threads N] [--device cpu] [--work-dir DIR] [--show-dir DIR] [--show]
         [--compare CHECKPOINT] [--cfg-options k=v ...]
 
-MODEL is an ``.onnx`` file (fp32 or INT8) or an OpenVINO ``.xml`` IR written by mmghost's
-exporters (its metadata is checked against CONFIG's model). The config's own dataloader,
-``data_preprocessor``, evaluator (mmdet's CocoMetric, mmpretrain's Accuracy) and
+MODEL is an ``.onnx`` file (fp32 or INT8), an OpenVINO ``.xml`` IR or an ncnn ``.param``
+written by mmghost's exporters (its metadata is checked against CONFIG's model). The config's
+own dataloader, ``data_preprocessor``, evaluator (mmdet's CocoMetric, mmpretrain's Accuracy) and
 visualization hook run unchanged around it (:func:`mmghost.runtime.deployed_config`), so the
 printed metrics are those ``tools/test.py CONFIG CHECKPOINT`` prints for the PyTorch model.
 
@@ -25,8 +25,9 @@ from mmengine.config import DictAction
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
-    parser.add_argument('model', help='.onnx or OpenVINO .xml file')
-    parser.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'openvino'])
+    parser.add_argument('model', help='.onnx, OpenVINO .xml or ncnn .param file')
+    parser.add_argument('--backend', default='onnxruntime',
+                        choices=['onnxruntime', 'openvino', 'ncnn'])
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--work-dir')
