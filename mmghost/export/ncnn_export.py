@@ -3,10 +3,11 @@
     from mmghost.export import export_ncnn
     info = export_ncnn(detector, 'ssdlite.ncnn.param', shape=(320, 320))
 
-An ncnn model is three files side by side: ``NAME.param`` (the graph), ``NAME.bin`` (the
-weights, float32) and ``NAME.json`` (mmghost's metadata, the same keys an ONNX export keeps in
-its ``metadata_props``, plus the SHA-256 of the other two files, so a ``.param`` that is not the
-one the metadata describes is refused at load time).
+An ncnn model is three files side by side: ``NAME.ncnn.param`` (the graph), ``NAME.ncnn.bin``
+(the weights, float32) and ``NAME.ncnn.json`` (mmghost's metadata, the same keys an ONNX
+export keeps in its ``metadata_props``, plus the SHA-256 of the other two files, so a graph or
+weights file that is not the one the metadata describes is refused at load time). The
+``.ncnn.`` infix keeps the weights apart from an OpenVINO IR's ``NAME.bin``.
 
 What the graph computes:
 
@@ -156,7 +157,8 @@ def export_ncnn(model: nn.Module,
         model (nn.Module): An mmpretrain classifier, a single-stage mmdet detector
             (RetinaNet, SSD / SSDLite, RTMDet) or, with ``backbone_only``, any model with a
             backbone.
-        path (str): The ``.param`` file to write (``.bin`` and ``.json`` beside it).
+        path (str): The ``.ncnn.param`` file to write (``.ncnn.bin`` and ``.ncnn.json``
+            beside it).
         shape (int | tuple[int, int]): H, W traced. Defaults to (320, 320).
         dynamic_hw (bool): Keep H x W free (then ``shape`` must be at least the backbone's
             ``min_input_size``). Defaults to True.
@@ -170,7 +172,7 @@ def export_ncnn(model: nn.Module,
 
     Raises:
         ImportError: pnnx is not installed.
-        ValueError: A path not ending in ``.param``, a bad shape, a detector without a dense
+        ValueError: A path not ending in ``.ncnn.param``, a bad shape, a detector without a dense
             head, or a dynamic export below ``min_input_size``.
         RuntimeError: pnnx failed (its last output lines are in the message); nothing written.
     """

@@ -49,14 +49,16 @@ def openvino_core():
 
 
 def ncnn_files(path: str) -> Tuple[str, str, str]:
-    """``(NAME.param, NAME.bin, NAME.json)`` of an ncnn model given by its ``.param`` file.
+    """``(NAME.ncnn.param, NAME.ncnn.bin, NAME.ncnn.json)`` of an ncnn model given by its
+    ``.ncnn.param`` file (pnnx's naming: a plain ``NAME.bin`` is an OpenVINO IR's weights when
+    ``NAME.xml`` sits beside it).
 
     Raises:
-        ValueError: ``path`` does not end in ``.param``.
+        ValueError: ``path`` does not end in ``.ncnn.param``.
     """
-    if not str(path).endswith('.param'):
-        raise ValueError(f'an ncnn model is given by its .param file (the .bin and mmghost\'s '
-                         f'.json sit beside it), got {path}')
+    if not str(path).endswith('.ncnn.param'):
+        raise ValueError(f'an ncnn model is given by its .ncnn.param file (its .ncnn.bin and '
+                         f'mmghost\'s .ncnn.json sit beside it), got {path}')
     stem = str(path)[:-len('.param')]
     return stem + '.param', stem + '.bin', stem + '.json'
 

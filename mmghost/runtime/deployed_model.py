@@ -25,7 +25,7 @@ from .preprocess import (DenseHeadDecoder, Preprocessor, dense_head_config,
                          detections_to_samples, logits_to_samples)
 from .backends import create_backend, read_metadata
 
-__all__ = ['DeployedModel', 'Deployment', 'check_model_file', 'check_test_inputs',
+__all__ = ['DeployedModel', 'Deployment', 'check_model_file', 'check_backend', 'check_test_inputs',
            'deployed_config',
            'match_detections', 'compare_predictions', 'BACKENDS']
 
@@ -167,6 +167,21 @@ def check_test_inputs(cfg, meta: Dict[str, str], model_file: str) -> None:
             _check_input(dict(meta, dynamic_batch='true'), inputs, model_file)
 
 
+def check_backend(path: str, backend: str) -> None:
+    """An ncnn model runs in ncnn only, an ONNX file or OpenVINO IR never in ncnn.
+
+    Raises:
+        ValueError: The file is not of the backend's format (the message names the one to use).
+    """
+    ncnn_file = str(path).endswith('.ncnn.param')
+    if ncnn_file and backend != 'ncnn':
+        raise ValueError(f'{path} is an ncnn model: run it with backend ncnn (--backend ncnn)')
+    if backend == 'ncnn' and not ncnn_file:
+        raise ValueError(f'{path} is not an ncnn model (.ncnn.param): export one with '
+                         f'tools/deployment/pytorch2ncnn.py, or run this file with onnxruntime '
+                         f'or openvino')
+
+
 def decoder_args(cfg, meta: Dict[str, str]) -> dict:
     """``head_cfg`` and ``scope`` of :class:`DeployedModel` when the file ends at a dense head's
     raw maps (ncnn detectors), else nothing."""
@@ -180,6 +195,7 @@ def deployed_config(config, model_file: str, backend: str = 'onnxruntime',
     """A copy of ``config`` whose model is the exported ``model_file`` (checked to be an export
     of the config's model), for ``Runner.from_cfg(...).test()``."""
     cfg = load_config(config)
+    check_backend(model_file, backend)
     meta = check_model_file(model_file, cfg)
     check_test_inputs(cfg, meta, model_file)
     task = 'detector' if meta['task'] == 'detector' else 'classifier'
@@ -217,6 +233,7 @@ class Deployment:
             self.model, _ = load_model(self.cfg, model)
             self.model.to(device).eval()
         else:
+            check_backend(model, backend)
             meta = check_model_file(model, self.cfg)
             self.model = DeployedModel(model, backend, 'detector' if meta['task'] == 'detector'
                                        else 'classifier', num_threads, device,
@@ -295,6 +312,7 @@ def compare_predictions(config, checkpoint: str, model_file: str, backend: str =
     from mmghost.models.utils import default_scope
     from mmghost.reparameterize.deploy_form import load_model
     cfg = load_config(config)
+    check_backend(model_file, backend)
     torch_model, _ = load_model(cfg, checkpoint)
     meta = check_model_file(model_file, cfg)
     task = 'detector' if meta['task'] == 'detector' else 'classifier'

@@ -325,7 +325,7 @@ def test_light_detectors_export_whole(config, backend, tmp_path):
     # CSPNeXt blocks amplify fp32 fusion round-off to ~1e-3 of the scores.
     switch_to_deploy(det)
     if backend == 'ncnn':
-        path = str(tmp_path / 'det.param')
+        path = str(tmp_path / 'det.ncnn.param')
         export_ncnn(det, path, shape=(128, 128))
         cfg = load_config(config)
         cfg.model.bbox_head.num_classes = 3

@@ -37,7 +37,7 @@ def v3_classifier():
 @pytest.fixture(scope='module')
 def exported(v3_classifier, tmp_path_factory):
     from mmghost.export import export_ncnn
-    path = str(tmp_path_factory.mktemp('ncnn') / 'v3.param')
+    path = str(tmp_path_factory.mktemp('ncnn') / 'v3.ncnn.param')
     export_ncnn(v3_classifier, path, shape=(96, 96))
     return path
 
@@ -48,14 +48,15 @@ def test_classifiers_of_each_family_match_pytorch_at_odd_sizes(family, tmp_path)
     (V2), the re-parameterized branches (RepGhost, V3-Small) at odd, non-square sizes."""
     from mmghost.export import export_checked
     model = calibrated(build(classifier_cfg(family, 0.5)))
-    path = str(tmp_path / 'cls.param')
+    path = str(tmp_path / 'cls.ncnn.param')
     worst = export_checked(model, path, (96, 96), dynamic_hw=True,
                            check_shapes=[(97, 131), (65, 65)], fmt='ncnn', log=lambda m: None)
     assert worst <= RTOL
-    meta = json.load(open(tmp_path / 'cls.json'))
+    meta = json.load(open(tmp_path / 'cls.ncnn.json'))
     assert meta['task'] == 'classifier' and meta['format'] == 'ncnn'
     assert meta['deploy'] == 'true' and meta['dynamic_hw'] == 'true'
-    assert sorted(p.name for p in tmp_path.iterdir()) == ['cls.bin', 'cls.json', 'cls.param']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['cls.ncnn.bin', 'cls.ncnn.json',
+                                                          'cls.ncnn.param']
 
 
 def test_the_v3_classifier_matches_and_batches_run_image_by_image(v3_classifier, exported):
@@ -80,10 +81,10 @@ def test_backbone_only_gives_one_map_per_out_index(tmp_path):
     cfg = classifier_cfg('GhostNetV3', 0.5)
     cfg['backbone']['out_indices'] = (4, 6, 9)
     model = calibrated(build(cfg))
-    path = str(tmp_path / 'bb.param')
+    path = str(tmp_path / 'bb.ncnn.param')
     export_checked(model, path, (96, 96), dynamic_hw=True, backbone_only=True, fmt='ncnn',
                    check_shapes=[(97, 131)], log=lambda m: None)
-    meta = json.load(open(tmp_path / 'bb.json'))
+    meta = json.load(open(tmp_path / 'bb.ncnn.json'))
     assert json.loads(meta['outputs']) == ['stage4', 'stage6', 'stage9']
     assert json.loads(meta['output_strides']) == [8, 16, 32]
 
@@ -103,18 +104,20 @@ def test_shared_modules_are_copied_per_call_site():
 def test_bad_exports_write_nothing(v3_classifier, tmp_path, monkeypatch):
     from mmghost.export import export_ncnn
     from mmghost.export import ncnn_export
-    with pytest.raises(ValueError, match=r'given by its \.param file'):
+    with pytest.raises(ValueError, match=r'given by its \.ncnn\.param file'):
         export_ncnn(v3_classifier, str(tmp_path / 'a.onnx'))
+    with pytest.raises(ValueError, match=r'given by its \.ncnn\.param file'):
+        export_ncnn(v3_classifier, str(tmp_path / 'a.param'))  # a.bin: an OpenVINO IR's
     with pytest.raises(ValueError, match='export at H, W >= 33'):
-        export_ncnn(v3_classifier, str(tmp_path / 'b.param'), shape=(32, 64))
+        export_ncnn(v3_classifier, str(tmp_path / 'b.ncnn.param'), shape=(32, 64))
     with monkeypatch.context() as m:
         m.setitem(sys.modules, 'pnnx', None)
         with pytest.raises(ImportError, match=r'pip install pnnx==20261020'):
-            export_ncnn(v3_classifier, str(tmp_path / 'c.param'))
+            export_ncnn(v3_classifier, str(tmp_path / 'c.ncnn.param'))
     with monkeypatch.context() as m:  # a converter that fails
         m.setattr(ncnn_export, 'pnnx_executable', lambda: shutil.which('false'))
         with pytest.raises(RuntimeError, match='pnnx could not convert GhostNetV3'):
-            export_ncnn(v3_classifier, str(tmp_path / 'd.param'), shape=(64, 64))
+            export_ncnn(v3_classifier, str(tmp_path / 'd.ncnn.param'), shape=(64, 64))
     assert not list(tmp_path.iterdir())  # no model files, no temporary folder
 
 
@@ -124,7 +127,7 @@ def test_yolov3_and_two_stage_detectors_are_sent_to_onnx(tmp_path):
     cfg = load_config(osp.join(REPO, 'configs', 'detection', 'yolov3_ghostv3_320.py'))
     cfg.model.backbone.init_cfg = None
     with pytest.raises(ValueError, match=r'YOLOV3Head\) has no dense head .* Export it to ONNX'):
-        export_ncnn(build_from_config(cfg), str(tmp_path / 'y.param'))
+        export_ncnn(build_from_config(cfg), str(tmp_path / 'y.ncnn.param'))
     assert not list(tmp_path.iterdir())
 
 
@@ -133,21 +136,22 @@ def test_files_of_another_export_or_config_are_refused(exported, tmp_path, monke
     from mmghost.runtime import check_model_file, create_backend
     from mmghost.runtime.backends import ModelFileError
     from mmghost.models.utils import load_config
-    param = tmp_path / 'v3.param'
+    param = tmp_path / 'v3.ncnn.param'
     for suffix in ('.param', '.bin', '.json'):
-        shutil.copy(exported[:-len('.param')] + suffix, tmp_path / f'v3{suffix}')
+        shutil.copy(exported[:-len('.param')] + suffix, tmp_path / f'v3.ncnn{suffix}')
     create_backend('ncnn', str(param))  # the copy as it is loads
     # Another export's weights beside this graph
     other = build(classifier_cfg('GhostNet', 0.5)).eval()
-    export_ncnn(other, str(tmp_path / 'g.param'), shape=(96, 96))
-    shutil.copy(tmp_path / 'g.bin', tmp_path / 'v3.bin')
-    with pytest.raises(ModelFileError, match=r'v3\.bin is not the file .*v3\.json describes'):
+    export_ncnn(other, str(tmp_path / 'g.ncnn.param'), shape=(96, 96))
+    shutil.copy(tmp_path / 'g.ncnn.bin', tmp_path / 'v3.ncnn.bin')
+    with pytest.raises(ModelFileError,
+                       match=r'v3\.ncnn\.bin is not the file .*v3\.ncnn\.json describes'):
         create_backend('ncnn', str(param))
-    (tmp_path / 'g.json').unlink()
-    with pytest.raises(ModelFileError, match=r'no mmghost metadata file .*g\.json: export'):
-        create_backend('ncnn', str(tmp_path / 'g.param'))
+    (tmp_path / 'g.ncnn.json').unlink()
+    with pytest.raises(ModelFileError, match=r'no mmghost metadata file .*g\.ncnn\.json: export'):
+        create_backend('ncnn', str(tmp_path / 'g.ncnn.param'))
     with pytest.raises(FileNotFoundError, match='does not exist'):
-        create_backend('ncnn', str(tmp_path / 'missing.param'))
+        create_backend('ncnn', str(tmp_path / 'missing.ncnn.param'))
     with monkeypatch.context() as m:
         m.setitem(sys.modules, 'ncnn', None)
         with pytest.raises(ImportError, match=r'pip install ncnn==1\.0\.20261020'):
@@ -162,7 +166,7 @@ def test_files_of_another_export_or_config_are_refused(exported, tmp_path, monke
 def test_a_static_graph_refuses_other_sizes(v3_classifier, tmp_path):
     from mmghost.export import export_ncnn
     from mmghost.runtime import DeployedModel
-    path = str(tmp_path / 's.param')
+    path = str(tmp_path / 's.ncnn.param')
     export_ncnn(v3_classifier, path, shape=(64, 80), dynamic_hw=False)
     model = DeployedModel(path, 'ncnn', task='classifier')
     with pytest.raises(ValueError, match='exported for 64x80 inputs, .* gives 96x96; export it '

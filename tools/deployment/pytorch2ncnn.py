@@ -1,12 +1,12 @@
 """Export a classifier or a single-stage detector in deploy form to ncnn (pnnx), and check it.
 
-    python tools/deployment/pytorch2ncnn.py CONFIG CHECKPOINT OUT.param
+    python tools/deployment/pytorch2ncnn.py CONFIG CHECKPOINT OUT.ncnn.param
         [--backbone-only] [--shape H [W]] [--static-hw] [--check-shapes H,W ...]
         [--rtol 1e-4] [--cfg-options k=v ...]
 
-Writes ``OUT.param`` (graph), ``OUT.bin`` (float32 weights) and ``OUT.json`` (mmghost's
-metadata, checked against the config when the model is loaded). CHECKPOINT may be in training
-or deploy form; the exported graph is the deploy form. A classifier gives its logits; a
+Writes ``OUT.ncnn.param`` (graph), ``OUT.ncnn.bin`` (float32 weights) and ``OUT.ncnn.json``
+(mmghost's metadata, checked against the config when the model is loaded). CHECKPOINT may be
+in training or deploy form; the exported graph is the deploy form. A classifier gives its logits; a
 single-stage detector (RetinaNet, SSD / SSDLite, RTMDet) its head's raw per-level maps, which
 ``mmghost.runtime.Deployment`` / ``tools/deployment/test_deployed.py --backend ncnn`` decode and
 NMS after the graph with the config's own head (:mod:`mmghost.export.ncnn_export`).
@@ -30,7 +30,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config', help='classifier or single-stage detector config')
     parser.add_argument('checkpoint', help='checkpoint, training or deploy form')
-    parser.add_argument('out', help='output .param file (.bin and .json are written beside it)')
+    parser.add_argument('out', help='output .ncnn.param file (.ncnn.bin and .ncnn.json are '
+                        'written beside it)')
     parser.add_argument('--backbone-only', action='store_true',
                         help='export the backbone (one output per out_index)')
     parser.add_argument('--shape', type=int, nargs='+', default=[320],
@@ -49,9 +50,10 @@ def parse_args(argv=None):
     args.shape = (args.shape[0], args.shape[-1])
     if min(args.shape) < 1:
         parser.error(f'--shape must be positive, got {args.shape[0]} {args.shape[1]}')
-    if not args.out.endswith('.param'):
-        parser.error(f'OUT is the ncnn .param file (the .bin and .json are written beside '
-                     f'it), got {args.out}')
+    if not args.out.endswith('.ncnn.param'):
+        parser.error(f'OUT is the .ncnn.param file (the .ncnn.bin and .ncnn.json are written '
+                     f'beside it; a plain NAME.bin would collide with an OpenVINO IR\'s), got '
+                     f'{args.out}')
     if args.check_shapes and args.static_hw:
         parser.error('--check-shapes and --static-hw exclude each other')
     return args
