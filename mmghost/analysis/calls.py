@@ -1,6 +1,6 @@
 """One inference of a benchmark row as a no-argument function: eager PyTorch (any part, dtype,
 device, layout), an exported form (the deploy form exported to ONNX, optionally INT8, run by
-ONNX Runtime or OpenVINO), and the matmul of the FLOP floor."""
+ONNX Runtime or OpenVINO, or converted to ncnn), and the matmul of the FLOP floor."""
 import tempfile
 from typing import Callable, Tuple
 
@@ -48,18 +48,25 @@ def make_exported_call(model: nn.Module, form: str, part: str, batch: int,
     seeded random batches with the default layers kept in float) and return a function running
     it in the form's runtime, and ``dict(provider, path, backend, shape)`` for timing it in a
     torch-free process."""
-    from mmghost.export import export_detector, export_onnx
+    from mmghost.export import export_detector, export_ncnn, export_onnx
     from mmghost.quantize import quantize_model
     from mmghost.runtime.backends import create_backend
     runtime, precision = EXPORTED[form]
-    path = tempfile.NamedTemporaryFile(suffix='.onnx', dir=workdir, delete=False).name
+    suffix = '.ncnn.param' if runtime == 'ncnn' else '.onnx'
+    path = tempfile.NamedTemporaryFile(suffix=suffix, dir=workdir, delete=False).name
     try:
+        if runtime == 'ncnn':  # pnnx traces the deploy form (a detector: to its head's maps)
+            if not (hasattr(model, 'data_preprocessor') or hasattr(model, 'out_indices')):
+                raise Unsupported('ncnn rows take OpenMMLab models (mmghost / mmdet / '
+                                  'mmpretrain configs)')
+            export_ncnn(model.cpu().float(), path, shape, dynamic_hw=False,
+                        backbone_only=part == 'backbone')
         # What tools/deployment/pytorch2onnx.py writes; timm models as they are called.
-        openmmlab = hasattr(model, 'data_preprocessor') or hasattr(model, 'out_indices')
-        if part == 'model' and is_detector(model):
+        elif part == 'model' and is_detector(model):
             export_detector(model.cpu().float(), path, shape, dynamic_batch=False,
                             batch_size=batch)
         else:
+            openmmlab = hasattr(model, 'data_preprocessor') or hasattr(model, 'out_indices')
             net = model.cpu().float() if openmmlab or part == 'model' else \
                 TensorModeWrapper(model, part)
             export_onnx(net, path, shape, dynamic_batch=False, batch_size=batch,
@@ -71,6 +78,8 @@ def make_exported_call(model: nn.Module, form: str, part: str, batch: int,
             path = out
     except ImportError as e:
         raise Unsupported(f'{runtime} is not installed: {e}') from e
+    except Unsupported:
+        raise
     except Exception as e:  # an op without an ONNX export, a quantizer failure
         raise Unsupported(f'export failed: {type(e).__name__}: {first_line(e)}') from e
     try:

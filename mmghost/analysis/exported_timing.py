@@ -1,4 +1,4 @@
-"""Timing exported models (ONNX Runtime, OpenVINO) in a process without torch.
+"""Timing exported models (ONNX Runtime, OpenVINO, ncnn) in a process without torch.
 
 In a process that has run torch, the runtimes are slowed down by torch's OpenMP threads,
 which spin-wait after every parallel region (libgomp's default policy) and compete with the

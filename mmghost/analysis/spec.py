@@ -5,7 +5,9 @@ errors a run reports.
 ``timm:NAME``; ``FORM`` one of :data:`FORMS`: ``@deploy`` (re-parameterized), ``@both``
 (training and deploy form, two rows), ``@inference`` (deploy form with BNs folded, NHWC: the
 fastest eager form), ``@ort`` (the deploy form exported to ONNX and run by ONNX Runtime),
-``@ort-int8``, ``@openvino``, ``@openvino-int8`` or ``@exported`` (those four).
+``@ort-int8``, ``@openvino``, ``@openvino-int8``, ``@exported`` (those four) or ``@ncnn``
+(the deploy form converted by pnnx and run by ncnn; a detector's graph ends at its head's raw
+maps, so its row times the network without the decoding and NMS that follow it).
 """
 import os.path as osp
 import re
@@ -19,11 +21,12 @@ __all__ = ['BenchmarkError', 'Unsupported', 'first_line', 'FORMS', 'EXPORTED', '
 FORMS = {'': ('train', ), 'train': ('train', ), 'deploy': ('deploy', ),
          'both': ('train', 'deploy'), 'ort': ('ort', ), 'ort-int8': ('ort-int8', ),
          'openvino': ('openvino', ), 'openvino-int8': ('openvino-int8', ),
-         'exported': ('ort', 'ort-int8', 'openvino', 'openvino-int8'),
+         'exported': ('ort', 'ort-int8', 'openvino', 'openvino-int8'), 'ncnn': ('ncnn', ),
          'inference': ('inference', )}
 #: Exported forms: ``(runtime, precision)``.
 EXPORTED = {'ort': ('onnxruntime', 'fp32'), 'ort-int8': ('onnxruntime', 'int8'),
-            'openvino': ('openvino', 'fp32'), 'openvino-int8': ('openvino', 'int8')}
+            'openvino': ('openvino', 'fp32'), 'openvino-int8': ('openvino', 'int8'),
+            'ncnn': ('ncnn', 'fp32')}
 
 
 class BenchmarkError(ValueError):
@@ -61,7 +64,8 @@ def parse_spec(spec: str) -> ModelSpec:
             f'unknown form {form!r} in {spec!r}; use MODEL (training form), MODEL@deploy, '
             'MODEL@both (training and deploy rows), MODEL@ort / @ort-int8 (deploy form in ONNX '
             'Runtime, fp32 / INT8), MODEL@openvino / @openvino-int8, MODEL@exported (the '
-            'four exported forms) or MODEL@inference (eager deploy form, BN folded, NHWC)')
+            'four exported forms), MODEL@ncnn or MODEL@inference (eager deploy form, BN folded, '
+            'NHWC)')
     if name.startswith('timm:'):
         if not name[len('timm:'):].strip(':'):
             raise BenchmarkError(f'{spec!r}: give a timm model name, e.g. timm:ghostnetv3_100')

@@ -130,3 +130,22 @@ def test_benchmark_inference_and_exported_forms_side_by_side():
     assert rows[-1]['model'] == 'retinanet_ghostv3_demo'  # whole detector: decoding and NMS
     assert all(r['median_ms'] > 0 for r in rows) and rows[0]['floor_ratio'] > 0
     assert rows[0]['ratio'] == 1.0 and rows[0]['matmul_gflops'] > 0
+
+
+def test_benchmark_ncnn_rows_time_a_classifier_and_a_light_detector():
+    """@ncnn: the deploy form converted by pnnx and timed in the torch-free process beside the
+    ONNX Runtime row (a detector up to its head's raw maps)."""
+    pytest.importorskip('onnxruntime')
+    pytest.importorskip('pnnx')
+    pytest.importorskip('ncnn')
+    from mmghost.analysis import benchmark as bm
+    cls = osp.join(REPO, 'configs', 'classification', 'demo', 'ghostnetv3-small_shapes-demo.py')
+    assert bm.parse_spec(cls + '@ncnn').forms == ('ncnn', )
+    det = osp.join(REPO, 'configs', 'detection', 'rtmdet-tiny_ghostv3-ghostpafpn_320.py')
+    rows = bm.run_benchmark([cls + '@ort', cls + '@ncnn', det + '@ncnn'], batches=(2, ),
+                            shape=(64, 64), warmup=1, rounds=1, repeats=1)
+    assert [(r['form'], r['status']) for r in rows] == [('ort', 'ok'), ('ncnn', 'ok'),
+                                                         ('ncnn', 'ok')], \
+        [r['reason'] for r in rows]
+    assert all(r['median_ms'] > 0 for r in rows)
+    assert rows[1]['provider'] == 'ncnn' and rows[1]['macs'] == rows[0]['macs']

@@ -18,7 +18,10 @@ MODEL is a config path, an ``mmdet::``/``mmpretrain::``/``mmghost::`` config nam
   with ``--threads`` intra-op threads and all graph optimizations; ``@ort-int8`` its INT8
   form (static, per-channel, :mod:`mmghost.quantize.post_training`); ``@openvino`` and
   ``@openvino-int8`` the same in OpenVINO; ``@exported`` all four. Detectors are exported
-  whole (box decoding and NMS in the graph).
+  whole (box decoding and NMS in the graph);
+* ``@ncnn``: the deploy form converted by pnnx and run by ncnn (fp32, ``--threads``); a
+  single-stage detector's graph ends at its head's raw maps, so this row leaves out the
+  decoding and NMS that run after it.
 
 Detectors are timed through ``predict`` (network + box decoding + NMS) on a random normalized
 image; classifiers through their logits; timm models through their forward; ``--part

@@ -1,0 +1,141 @@
+"""GhostNet light detectors against mmdet's mobile detectors: params, MACs, the backbone's share
+of them, and latency in every runtime, timed side by side in one run.
+
+    python benchmarks/light_detectors.py [--sizes 320 416] [--batch 1 8] [--threads 2]
+        [--forms deploy ort ort-int8 openvino openvino-int8 ncnn] [--only NAME ...]
+        [--rounds 5] [--repeats 10] [--out-md FILE]
+
+Each detector is built from its config with random weights (the speed of a network does not
+depend on its weights; INT8 rows are calibrated on seeded random batches) and timed by the
+benchmark runner (:func:`mmghost.analysis.run_benchmark`): eager deploy form (``predict``:
+network, decoding, NMS), ONNX Runtime and OpenVINO fp32 / INT8 (the whole detector, decoding and
+NMS in the graph) and ncnn (the network up to the head's raw maps; decoding and NMS follow in
+Python and are not in that row), at each ``--sizes`` square input, batch sizes ``--batch``,
+``--threads`` threads, plus the FLOP floor of the same run (a large matmul's rate). The backbone
+rows give each detector's backbone MACs; the goals are ratios of medians of this one run:
+
+* a GhostNet light detector at <= 0.85x the time of its mmdet counterpart, in the same runtime
+  (SSDLite-GhostNetV3 vs SSDLite-MobileNetV2; RTMDet with GhostNetV3, with CSPNeXtPAFPN and with
+  GhostPAFPN, vs RTMDet-tiny);
+* the backbone at >= 40% of the detector's MACs (deploy form).
+
+Accuracy (demo-set training of each detector) is not part of this script.
+"""
+import argparse
+import datetime
+import os.path as osp
+import platform
+import sys
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DET = osp.join(REPO, 'configs', 'detection')
+
+#: name -> (config, its mmdet counterpart's name or None)
+DETECTORS = {
+    'ssdlite-ghostnetv3': (osp.join(DET, 'ssdlite_ghostv3_320.py'), 'ssdlite-mobilenetv2'),
+    'ssdlite-repghost': (osp.join(DET, 'ssdlite_repghost_320.py'), 'ssdlite-mobilenetv2'),
+    'ssdlite-ghostnet': (osp.join(DET, 'ssdlite_ghostnet_320.py'), 'ssdlite-mobilenetv2'),
+    'rtmdet-tiny-ghostnetv3': (osp.join(DET, 'rtmdet-tiny_ghostv3.py'), 'rtmdet-tiny'),
+    'rtmdet-tiny-ghostnetv3-ghostpafpn': (osp.join(DET, 'rtmdet-tiny_ghostv3-ghostpafpn.py'),
+                                          'rtmdet-tiny'),
+    'rtmdet-tiny-repghost-ghostpafpn': (osp.join(DET, 'rtmdet-tiny_repghost-ghostpafpn.py'),
+                                        'rtmdet-tiny'),
+    'rtmdet-tiny-ghostnet-ghostpafpn': (osp.join(DET, 'rtmdet-tiny_ghostnet-ghostpafpn.py'),
+                                        'rtmdet-tiny'),
+    'ssdlite-mobilenetv2': ('mmdet::ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py', None),
+    'rtmdet-tiny': ('mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py', None),
+    'yolox-tiny': ('mmdet::yolox/yolox_tiny_8xb8-300e_coco.py', None),
+}
+FORMS = ('deploy', 'ort', 'ort-int8', 'openvino', 'openvino-int8', 'ncnn')
+MAC_SHARE_GOAL, SPEED_GOAL = 0.40, 0.85
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--sizes', type=int, nargs='+', default=[320, 416])
+    parser.add_argument('--batch', type=int, nargs='+', default=[1, 8])
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--forms', nargs='+', default=list(FORMS), choices=FORMS)
+    parser.add_argument('--only', nargs='+', choices=sorted(DETECTORS),
+                        help='these detectors (and their counterparts) only')
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--repeats', type=int, default=10)
+    parser.add_argument('--out-md', help='also write the tables to this markdown file')
+    return parser.parse_args(argv)
+
+
+def selected(only):
+    names = list(only or DETECTORS)
+    names += [DETECTORS[n][1] for n in names if DETECTORS[n][1] and DETECTORS[n][1] not in names]
+    return [n for n in DETECTORS if n in names]  # table order
+
+
+def goal_lines(rows, names, batch: int):
+    """``| goal | ratio | bound | verdict |`` for one batch size of one input size."""
+    ok = {(r['model'], r['form'], r['part']): r for r in rows
+          if r['batch'] == batch and r['status'] == 'ok'}
+    label = {n: _label(DETECTORS[n][0]) for n in names}
+    lines = []
+    for n in names:
+        model = ok.get((label[n], 'deploy', 'model'))
+        backbone = ok.get((label[n], 'deploy', 'backbone'))
+        if model and backbone and model.get('macs') and backbone.get('macs'):
+            share = backbone['macs'] / model['macs']
+            lines.append(f'| {n}: backbone share of MACs | {share:.0%} | >= '
+                         f'{MAC_SHARE_GOAL:.0%} | '
+                         f'{"met" if share >= MAC_SHARE_GOAL else "not met"} |')
+    for n in names:
+        other = DETECTORS[n][1]
+        if other not in names:
+            continue
+        for form in FORMS:
+            a = ok.get((label[n], form, 'model'))
+            b = ok.get((label[other], form, 'model'))
+            if a and b:
+                r = a['median_ms'] / b['median_ms']
+                lines.append(f'| {n} / {other}, {form} | {r:.2f} | <= {SPEED_GOAL:.2f} | '
+                             f'{"met" if r <= SPEED_GOAL else "not met"} |')
+    return lines
+
+
+def _label(config: str) -> str:
+    from mmghost.analysis import model_label
+    return model_label(config)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import mmdet
+    import torch
+
+    from mmghost.analysis import report, run_benchmark
+    from mmghost.version import __version__
+
+    def log(msg):
+        print(f'[light_detectors] {msg}', file=sys.stderr, flush=True)
+
+    names = selected(args.only)
+    specs = [f'{DETECTORS[n][0]}@{form}' for n in names for form in args.forms]
+    out = [f'Measured {datetime.date.today()} on {platform.processor() or platform.machine()}, '
+           f'{args.threads} threads: mmghost {__version__}, torch {torch.__version__}, '
+           f'mmdet {mmdet.__version__}. Rows: {", ".join(names)}.']
+    for size in args.sizes:
+        rows = run_benchmark(specs, parts=('model', 'backbone'), batches=args.batch,
+                             shape=(size, size), device='cpu', threads=args.threads,
+                             warmup=args.warmup, rounds=args.rounds, repeats=args.repeats,
+                             log=log, flop_floor=True)
+        out += [f'\n## {size}x{size}\n', report(rows)]
+        for batch in args.batch:
+            out += [f'\nGoals at {size}x{size}, batch {batch} (ratios of medians, this run):\n',
+                    '| goal | ratio | bound | |', '|---|---|---|---|']
+            out += goal_lines(rows, names, batch)
+    text = '\n'.join(out) + '\n'
+    print(text)
+    if args.out_md:
+        from mmghost.checkpoint.atomic import atomic_write
+        atomic_write(args.out_md, text.encode())
+
+
+if __name__ == '__main__':
+    main()
