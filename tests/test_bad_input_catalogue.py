@@ -351,6 +351,42 @@ def fewer_backbone_outputs_than_neck_inputs(tmp_path):
         check_neck(_swap_into_r18_retinanet(out_indices=(4, 6, 9)))
 
 
+
+def _light(config, **backbone):
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'detection', config))
+    cfg.model.backbone.update(init_cfg=None, **backbone)
+    return cfg
+
+
+@case
+def ssd_taps_at_other_strides_than_its_anchors(tmp_path):
+    from mmghost.engine.preflight import check_neck
+    cfg = _light('ssdlite_ghostv3_320.py', out_indices=(4, 9))  # strides 8 and 32
+    cfg.model.neck.in_channels = [40, 960]  # the channels fit: only the strides are wrong
+    with pytest.raises(ValueError, match=r'taps out_indices=\(4, 9\) at strides \[8, 32\], but '
+                       r"the head's SSDAnchorGenerator places its first 2 levels at strides "
+                       r'\[16, 32\].*Choose out_indices whose stage_strides are \[16, 32\]'):
+        check_neck(cfg)
+
+
+@case
+def ssd_taps_of_other_channels_than_its_neck(tmp_path):
+    from mmghost.engine.preflight import check_neck
+    with pytest.raises(ValueError, match=r'model.neck.in_channels=\[112, 960\] do not fit '
+                       r'model.backbone \(GhostNetV3 1.0x, out_indices=\(5, 9\)\), which '
+                       r'outputs \[80, 960\] channels'):
+        check_neck(_light('ssdlite_ghostv3_320.py', out_indices=(5, 9)))
+
+
+@case
+def pafpn_taps_at_other_strides_than_the_rtmdet_priors(tmp_path):
+    from mmghost.engine.preflight import check_neck
+    cfg = _light('rtmdet-tiny_ghostv3-ghostpafpn_320.py', out_indices=(2, 4, 6))
+    cfg.model.neck.in_channels = [24, 40, 112]
+    with pytest.raises(ValueError, match=r'at strides \[4, 8, 16\], but the head\'s '
+                       r'MlvlPointGenerator places its first 3 levels at strides \[8, 16, 32\]'):
+        check_neck(cfg)
+
 def _kd_build(alpha=0.5, tau=1.0, teacher_classes=10):
     from mmengine.registry import MODELS, DefaultScope
 

@@ -201,6 +201,34 @@ def _neck_order(neck: dict) -> int:
     return -1 if str(neck.get('type', '')).split('.')[-1] == 'YOLOV3Neck' else 1
 
 
+#: Necks whose first outputs keep their inputs' strides (so the head's first prior strides must
+#: be the backbone's strides at its out_indices).
+_LEVEL_PRESERVING_NECKS = ('SSDNeck', 'CSPNeXtPAFPN', 'GhostPAFPN', 'PAFPN')
+
+
+def _check_strides(model: dict, neck: dict, backbone, name: str) -> None:
+    """The head's prior strides of the neck's first levels must be the backbone's strides at
+    its out_indices: a mismatch runs, with every anchor or point in the wrong place."""
+    if str(neck.get('type', '')).split('.')[-1] not in _LEVEL_PRESERVING_NECKS:
+        return
+    head = model.get('bbox_head') or {}
+    prior = head.get('prior_generator') or head.get('anchor_generator') or {}
+    strides = prior.get('strides')
+    backbone_strides = getattr(backbone, 'stage_strides', None)
+    if not strides or backbone_strides is None:
+        return
+    taps = [backbone_strides[i] for i in backbone.out_indices]
+    first = [s if isinstance(s, (int, float)) else s[0] for s in strides[:len(taps)]]
+    if list(first) != taps:
+        raise ValueError(
+            f'model.backbone ({name}) taps out_indices={tuple(backbone.out_indices)} at '
+            f'strides {taps}, but the head\'s {prior.get("type", "prior generator")} places '
+            f'its first {len(taps)} levels at strides {list(first)}: every prior would sit in '
+            f'the wrong place. Choose out_indices whose stage_strides are {list(first)} (the '
+            f'backbone\'s stage_strides are {list(backbone_strides)}), or set the head\'s '
+            f'prior strides to {taps}')
+
+
 def check_neck(cfg) -> None:
     """Refuse a neck that does not fit the backbone it is fed, naming both lists and the fix.
 
@@ -210,7 +238,9 @@ def check_neck(cfg) -> None:
 
     Raises:
         ValueError: The number of backbone outputs (``out_indices``) differs from the neck's
-            ``in_channels``, or a channel count differs.
+            ``in_channels``, a channel count differs, or (necks that keep their inputs'
+            levels: SSDNeck, the PAFPNs) the head's prior strides differ from the backbone's
+            strides at ``out_indices``.
     """
     from mmengine.registry import MODELS, DefaultScope
     model = cfg.get('model') or {}
@@ -233,6 +263,7 @@ def check_neck(cfg) -> None:
     outputs = [stages[i] for i in indices][::order]
     name = f'{type(built).__name__} {getattr(built, "widen_factor", "")}x'.strip()
     if list(in_channels) == outputs:
+        _check_strides(model, neck, built, name)
         return
     fix = (f'set model.neck.in_channels={outputs}' + (' (deepest first, as this neck takes '
                                                       'them)' if order < 0 else '') +
