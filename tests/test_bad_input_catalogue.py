@@ -351,7 +351,6 @@ def fewer_backbone_outputs_than_neck_inputs(tmp_path):
         check_neck(_swap_into_r18_retinanet(out_indices=(4, 6, 9)))
 
 
-
 def _light(config, **backbone):
     cfg = Config.fromfile(osp.join(REPO, 'configs', 'detection', config))
     cfg.model.backbone.update(init_cfg=None, **backbone)
@@ -386,6 +385,7 @@ def pafpn_taps_at_other_strides_than_the_rtmdet_priors(tmp_path):
     with pytest.raises(ValueError, match=r'at strides \[4, 8, 16\], but the head\'s '
                        r'MlvlPointGenerator places its first 3 levels at strides \[8, 16, 32\]'):
         check_neck(cfg)
+
 
 def _kd_build(alpha=0.5, tau=1.0, teacher_classes=10):
     from mmengine.registry import MODELS, DefaultScope

@@ -144,8 +144,7 @@ def test_benchmark_ncnn_rows_time_a_classifier_and_a_light_detector():
     det = osp.join(REPO, 'configs', 'detection', 'rtmdet-tiny_ghostv3-ghostpafpn_320.py')
     rows = bm.run_benchmark([cls + '@ort', cls + '@ncnn', det + '@ncnn'], batches=(2, ),
                             shape=(64, 64), warmup=1, rounds=1, repeats=1)
-    assert [(r['form'], r['status']) for r in rows] == [('ort', 'ok'), ('ncnn', 'ok'),
-                                                         ('ncnn', 'ok')], \
-        [r['reason'] for r in rows]
+    got = [(r['form'], r['status']) for r in rows]
+    assert got == [('ort', 'ok'), ('ncnn', 'ok'), ('ncnn', 'ok')], [r['reason'] for r in rows]
     assert all(r['median_ms'] > 0 for r in rows)
     assert rows[1]['provider'] == 'ncnn' and rows[1]['macs'] == rows[0]['macs']
