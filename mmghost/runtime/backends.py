@@ -14,9 +14,11 @@ import os.path as osp
 import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 __all__ = ['BACKENDS', 'ort_session', 'openvino_core', 'read_metadata', 'save_openvino',
-           'create_backend', 'ncnn_files', 'file_sha256', 'ModelFileError', 'OnnxRuntimeBackend',
-           'OpenVINOBackend', 'NcnnBackend']
+           'create_backend', 'ncnn_files', 'ncnn_module', 'file_sha256', 'ModelFileError',
+           'OnnxRuntimeBackend', 'OpenVINOBackend', 'NcnnBackend']
 
 BACKENDS = ('onnxruntime', 'openvino', 'ncnn')
 
@@ -46,6 +48,11 @@ def ort_session(path: str, providers: Optional[Sequence[str]] = None,
 
 def openvino_core():
     return _require('openvino', 'openvino').Core()
+
+
+def ncnn_module():
+    """The ``ncnn`` package (ImportError naming the pinned wheel when it is missing)."""
+    return _require('ncnn', 'ncnn==1.0.20261020')
 
 
 def ncnn_files(path: str) -> Tuple[str, str, str]:
@@ -206,7 +213,7 @@ class NcnnBackend(_Backend):
     def __init__(self, path: str, num_threads: Optional[int] = None, device: str = 'cpu'):
         if str(device).lower() != 'cpu':
             raise ModelFileError(f'the ncnn backend runs on the CPU here, got device={device!r}')
-        ncnn = _require('ncnn', 'ncnn==1.0.20261020')
+        ncnn = ncnn_module()
         param, bin_path, meta_path = ncnn_files(path)
         meta = _ncnn_metadata(param)
         if not meta:
@@ -238,7 +245,6 @@ class NcnnBackend(_Backend):
         self.output_names = list(names)
 
     def _run(self, batch) -> List:
-        import numpy as np
         batch = np.ascontiguousarray(batch, dtype=np.float32)
         if batch.ndim != 4:
             raise ValueError(f'ncnn takes an N x 3 x H x W batch, got shape {batch.shape}')

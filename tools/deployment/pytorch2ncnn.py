@@ -69,13 +69,9 @@ def main(argv=None):
     from mmghost.models.utils import load_config
     from mmghost.reparameterize import load_model
     try:
+        from mmghost.runtime.backends import ncnn_module
         pnnx_executable()  # before the checkpoint is read: both packages must be there
-        import importlib
-        try:
-            importlib.import_module('ncnn')
-        except ImportError as e:
-            raise ImportError('checking an ncnn export needs ncnn: pip install '
-                              'ncnn==1.0.20261020 (or pip install "mmghost[deploy]")') from e
+        ncnn_module()
         model, _ = load_model(load_config(args.config, args.cfg_options), args.checkpoint)
         return export_checked(model, args.out, args.shape, dynamic_hw=not args.static_hw,
                               backbone_only=args.backbone_only, check_shapes=args.check_shapes,
