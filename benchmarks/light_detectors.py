@@ -19,13 +19,25 @@ rows give each detector's backbone MACs; the goals are ratios of medians of this
   GhostPAFPN, vs RTMDet-tiny);
 * the backbone at >= 40% of the detector's MACs (deploy form).
 
-Accuracy (demo-set training of each detector) is not part of this script.
+Accuracy: ``--train-demo DIR`` first trains every selected detector from scratch on the demo
+set (``python -m mmghost.datasets.demo_coco``, the main job's data) with one schedule and seed
+(:func:`mmghost.datasets.demo_coco.demo_detection_config`: ``--demo-size`` px, ``--epochs``),
+each through ``tools/train.py`` on its dumped config ``DIR/NAME/demo.py``, and writes the val
+split's COCO bbox mAP and the training time to ``DIR/demo_results.json`` (after each detector,
+so a stopped run keeps what it finished). ``--demo-results FILE`` reads such a file instead of
+training. Either way the tables gain the demo mAP, and each speed goal is checked "at equal or
+higher demo mAP" as well. ``--sizes`` with no value skips the timing.
 """
 import argparse
 import datetime
+import glob
+import json
+import os
 import os.path as osp
 import platform
+import subprocess
 import sys
+import time
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DET = osp.join(REPO, 'configs', 'detection')
@@ -52,7 +64,7 @@ MAC_SHARE_GOAL, SPEED_GOAL = 0.40, 0.85
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--sizes', type=int, nargs='+', default=[320, 416])
+    parser.add_argument('--sizes', type=int, nargs='*', default=[320, 416])
     parser.add_argument('--batch', type=int, nargs='+', default=[1, 8])
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--forms', nargs='+', default=list(FORMS), choices=FORMS)
@@ -62,6 +74,16 @@ def parse_args(argv=None):
     parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--out-md', help='also write the tables to this markdown file')
+    demo = parser.add_mutually_exclusive_group()
+    demo.add_argument('--train-demo', metavar='DIR',
+                      help='train each detector on the demo set first (work dirs under DIR)')
+    demo.add_argument('--demo-results', metavar='FILE',
+                      help='demo_results.json of an earlier --train-demo run')
+    parser.add_argument('--demo-size', type=int, default=128,
+                        help='training and test input of --train-demo (the demo pictures '
+                        'are 128 px)')
+    parser.add_argument('--epochs', type=int, default=24, help='epochs of --train-demo')
+    parser.add_argument('--data-root', default=osp.join(REPO, 'data', 'demo_coco'))
     return parser.parse_args(argv)
 
 
@@ -99,6 +121,82 @@ def goal_lines(rows, names, batch: int):
     return lines
 
 
+def demo_lines(demo, names):
+    """The demo-accuracy table and the goals' "equal or higher demo mAP" lines."""
+    lines = ['| detector | demo bbox mAP | mAP@0.5 | training | epochs, input |',
+             '|---|---|---|---|---|']
+    for n in names:
+        r = demo.get(n)
+        if r:
+            lines.append(f'| {n} | {r["bbox_mAP"]:.3f} | {r["bbox_mAP_50"]:.3f} | '
+                         f'{r["train_s"] / 60:.1f} min | {r["epochs"]}, {r["size"]}² |')
+        else:
+            lines.append(f'| {n} | not trained | | | |')
+    lines += ['', '| goal | GhostNet | counterpart | |', '|---|---|---|---|']
+    for n in names:
+        other = DETECTORS[n][1]
+        if other in names and n in demo and other in demo:
+            a, b = demo[n]['bbox_mAP'], demo[other]['bbox_mAP']
+            lines.append(f'| {n} demo mAP >= {other} | {a:.3f} | {b:.3f} | '
+                         f'{"met" if a >= b else "not met"} |')
+    return lines
+
+
+def train_demo(names, work_dir, data_root, size, epochs, log):
+    """Train each detector on the demo set through tools/train.py; returns and writes
+    ``work_dir/demo_results.json`` (name -> mAPs, training seconds, schedule)."""
+    from mmghost.checkpoint.atomic import atomic_write
+    from mmghost.datasets.demo_coco import make_demo_coco
+    from mmghost.engine.demo_training import demo_detection_config
+    if not osp.isfile(osp.join(data_root, 'annotations', 'instances_val.json')):
+        log(f'writing the demo set to {data_root}')
+        make_demo_coco(data_root)
+    out = osp.join(work_dir, 'demo_results.json')
+    results = {}
+    if osp.isfile(out):
+        with open(out) as f:
+            results = json.load(f)
+    for n in names:
+        done = results.get(n, {})
+        if done.get('size') == size and done.get('epochs') == epochs:
+            log(f'{n}: kept the earlier result in {out}')
+            continue
+        run_dir = osp.join(work_dir, n)
+        os.makedirs(run_dir, exist_ok=True)
+        config = osp.join(run_dir, 'demo.py')
+        demo_detection_config(DETECTORS[n][0], data_root=data_root, size=size,
+                              epochs=epochs).dump(config)
+        log(f'{n}: training {epochs} epochs at {size}x{size} ({config})')
+        start = time.time()
+        subprocess.run([sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
+                        '--work-dir', run_dir], check=True, stdout=subprocess.DEVNULL)
+        seconds = time.time() - start
+        metrics = _last_val_metrics(run_dir)
+        results[n] = dict(bbox_mAP=metrics['coco/bbox_mAP'],
+                          bbox_mAP_50=metrics['coco/bbox_mAP_50'], train_s=round(seconds),
+                          epochs=epochs, size=size, date=str(datetime.date.today()))
+        log(f'{n}: bbox mAP {results[n]["bbox_mAP"]:.3f} after {seconds / 60:.1f} min')
+        atomic_write(out, json.dumps(results, indent=1).encode())
+    return results
+
+
+def _last_val_metrics(run_dir):
+    """The last validation metrics mmengine logged under ``run_dir`` (mAP 0 when the detector
+    gave no box above its score threshold, which mmdet's CocoMetric logs as an error)."""
+    for run in sorted(glob.glob(osp.join(run_dir, '*', 'vis_data')), reverse=True):
+        scalars = osp.join(run, 'scalars.json')
+        rows = []
+        if osp.isfile(scalars):
+            with open(scalars) as f:
+                rows = [json.loads(line) for line in f if 'coco/bbox_mAP' in line]
+        if rows:
+            return rows[-1]
+        log = glob.glob(osp.join(osp.dirname(run), '*.log'))
+        if log and 'results of the whole dataset is empty' in open(log[0]).read():
+            return {'coco/bbox_mAP': 0.0, 'coco/bbox_mAP_50': 0.0}
+    raise RuntimeError(f'{run_dir}: the training logged no COCO bbox mAP (see its log)')
+
+
 def _label(config: str) -> str:
     from mmghost.analysis import model_label
     return model_label(config)
@@ -116,10 +214,20 @@ def main(argv=None):
         print(f'[light_detectors] {msg}', file=sys.stderr, flush=True)
 
     names = selected(args.only)
+    demo = {}
+    if args.train_demo:
+        demo = train_demo(names, args.train_demo, args.data_root, args.demo_size,
+                          args.epochs, log)
+    elif args.demo_results:
+        with open(args.demo_results) as f:
+            demo = json.load(f)
     specs = [f'{DETECTORS[n][0]}@{form}' for n in names for form in args.forms]
     out = [f'Measured {datetime.date.today()} on {platform.processor() or platform.machine()}, '
            f'{args.threads} threads: mmghost {__version__}, torch {torch.__version__}, '
            f'mmdet {mmdet.__version__}. Rows: {", ".join(names)}.']
+    if demo:
+        out += ['\n## Demo-set accuracy (one schedule and seed, trained from scratch)\n']
+        out += demo_lines(demo, names)
     for size in args.sizes:
         rows = run_benchmark(specs, parts=('model', 'backbone'), batches=args.batch,
                              shape=(size, size), device='cpu', threads=args.threads,

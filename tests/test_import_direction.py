@@ -5,7 +5,7 @@ The dependency direction (every other edge is refused):
     families -> (nothing)         registry -> (nothing)       datasets -> checkpoint (atomic)
     models         -> families, registry
     checkpoint     -> families, models, registry
-    engine         -> checkpoint, models, registry
+    engine         -> checkpoint, datasets, models, registry
     reparameterize -> checkpoint, models, registry
     runtime        -> engine, models, reparameterize, registry
     export         -> checkpoint, models, reparameterize, runtime
@@ -35,7 +35,7 @@ ALLOWED = {
     'datasets': {'checkpoint'},  # its atomic writer only (torch-free)
     'models': {'families', 'registry'},
     'checkpoint': {'families', 'models', 'registry'},
-    'engine': {'checkpoint', 'models', 'registry'},
+    'engine': {'checkpoint', 'datasets', 'models', 'registry'},
     'reparameterize': {'checkpoint', 'models', 'registry'},
     'runtime': {'engine', 'models', 'reparameterize', 'registry'},
     'export': {'checkpoint', 'models', 'reparameterize', 'runtime'},
