@@ -5,7 +5,7 @@ from mmghost.datasets.demo_coco import DEMO_COCO_CLASSES
 __all__ = ['demo_detection_config']
 
 
-def demo_detection_config(config, data_root: str = 'data/demo_coco/', size: int = 320,
+def demo_detection_config(config, data_root: str = 'data/demo_coco/', size: int = 128,
                           epochs: int = 24, batch_size: int = 8, lr: float = 1e-3,
                           seed: int = 0, num_workers: int = 2):
     """Any single-stage detector config trained from scratch on the demo set, one schedule.

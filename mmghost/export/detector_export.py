@@ -14,6 +14,8 @@ class-wise NMS (ONNX ``NonMaxSuppression``) of the config's ``test_cfg``, as mmd
   (prior, class) pairs above ``score_thr``; boxes decoded and clipped to the input size;
 * YOLOv3: anchors with objectness >= ``conf_thr``, the ``nms_pre`` best (anchor, class) pairs
   above ``score_thr`` over all levels, scored ``class score x objectness``;
+* YOLOX: every point with its best class, scored ``class x objectness``, kept >= ``score_thr``;
+  boxes not clipped (mmdet's ``YOLOXHead`` has no ``nms_pre``, clipping or size filter);
 * then boxes narrower or lower than ``min_bbox_size`` dropped, class-wise NMS at
   ``nms.iou_threshold``, and the ``max_per_img`` best detections kept;
 * two-stage detectors (Faster / Mask R-CNN: ``RPNHead`` + ``StandardRoIHead``): the RPN's
@@ -29,10 +31,12 @@ slots), best first; a mask head adds ``masks`` ``N x max_per_img x S x S``. Resc
 original image (clipping to its unpadded size, pasting the masks) is
 :mod:`mmghost.runtime.preprocess`'s job, shared by every backend.
 
-Where mmdet differs: it applies NMS to boxes already rescaled to the original image, here
-NMS runs in input pixels (the same IoU for a uniform resize; a keep-ratio resize scales x and
-y by factors that differ by rounding only); and it clips boxes to the unpadded image size,
-here to the padded input (the same unless a box reaches into the padding).
+Where mmdet differs: YOLOX keeps every detection NMS leaves, the graph the ``max_per_img``
+(default 100, COCO's ``maxDets``) best; mmdet applies NMS to boxes already rescaled to the
+original image, here NMS runs in input pixels (the same IoU for a uniform resize; a
+keep-ratio resize scales x and y by factors that differ by rounding only); and it clips boxes
+to the unpadded image size, here to the padded input (the same unless a box reaches into the
+padding).
 """
 import json
 from typing import Dict, Optional, Sequence, Tuple, Union
@@ -53,9 +57,10 @@ OUTPUT_NAMES = ('boxes', 'scores', 'labels')
 
 def supported_head(detector: nn.Module) -> str:
     """``'anchor'`` (single-stage anchor or point heads: RetinaNet, RTMDet, SSD), ``'yolo'``
-    (YOLOv3) or ``'two_stage'`` (RPN + standard RoI head: Faster / Mask R-CNN); raises a ValueError
+    (YOLOv3), ``'yolox'`` (YOLOX) or ``'two_stage'`` (RPN + standard RoI head: Faster / Mask
+    R-CNN); raises a ValueError
     naming the detector otherwise."""
-    from mmdet.models.dense_heads import AnchorHead, RPNHead, YOLOV3Head
+    from mmdet.models.dense_heads import AnchorHead, RPNHead, YOLOV3Head, YOLOXHead
     from mmdet.models.roi_heads import StandardRoIHead
     if hasattr(detector, 'roi_head'):
         _check_two_stage(detector, RPNHead, StandardRoIHead)
@@ -63,6 +68,8 @@ def supported_head(detector: nn.Module) -> str:
     head = getattr(detector, 'bbox_head', None)
     if isinstance(head, YOLOV3Head):
         return 'yolo'
+    if isinstance(head, YOLOXHead):
+        return 'yolox'
     if isinstance(head, AnchorHead) and (getattr(head, 'use_sigmoid_cls', False)
                                          or _softmax_with_background(head)):
         return 'anchor'
@@ -70,7 +77,7 @@ def supported_head(detector: nn.Module) -> str:
     raise ValueError(
         f'{type(detector).__name__} ({what}) is not a detector this exporter knows: '
         f'single-stage anchor or point heads with sigmoid scores (RetinaNet, RTMDet) or '
-        f'softmax scores with a background class (SSD, SSDLite), YOLOv3, and two-stage '
+        f'softmax scores with a background class (SSD, SSDLite), YOLOv3, YOLOX, and two-stage '
         f'detectors '
         f'with an RPNHead and a StandardRoIHead (Faster / Mask R-CNN). Export its backbone '
         f'with --backbone-only instead')
@@ -250,6 +257,24 @@ class DetectorExportModule(nn.Module):
         scores = torch.where(top > self.score_thr, top * obj, torch.zeros_like(top))
         return boxes, scores, idx % c
 
+    def _yolox_candidates(self, cls_scores, bbox_preds, objectnesses, x):
+        """mmdet's ``YOLOXHead.predict_by_feat`` up to its NMS: all points, best class."""
+        head = self.detector.bbox_head
+        n = x.shape[0]
+        priors = torch.cat(head.prior_generator.grid_priors(
+            [s.shape[-2:] for s in cls_scores], dtype=x.dtype, device=x.device,
+            with_stride=True))
+
+        cls, reg, obj = (torch.cat([m.permute(0, 2, 3, 1).reshape(n, -1, m.shape[1])
+                                    for m in maps], 1)
+                         for maps in (cls_scores, bbox_preds, objectnesses))
+        xy = reg[..., :2] * priors[:, 2:] + priors[:, :2]
+        half = reg[..., 2:].exp() * priors[:, 2:] / 2
+        best, labels = cls.sigmoid().max(-1)
+        scores = best * obj[..., 0].sigmoid()
+        scores = torch.where(scores >= self.score_thr, scores, torch.zeros_like(scores))
+        return torch.cat([xy - half, xy + half], -1), scores, labels
+
     def _nms(self, boxes, scores, labels):
         """Class-wise NMS of candidates whose boxes the classes share."""
         n, num, c, m = boxes.shape[0], boxes.shape[1], self.num_classes, self.max_per_img
@@ -363,6 +388,8 @@ class DetectorExportModule(nn.Module):
         outs = self.detector.bbox_head(self.detector.extract_feat(x))
         if self.kind == 'yolo':
             candidates = self._yolo_candidates(outs[0], x)
+        elif self.kind == 'yolox':
+            candidates = self._yolox_candidates(*outs, x)
         else:
             candidates = self._anchor_candidates(outs[0], outs[1], x)
         return self._nms(*candidates)
@@ -415,6 +442,8 @@ def export_detector(detector: nn.Module,
                 outputs_doc=doc)
     if wrapper.with_mask:
         meta['mask_thr_binary'] = str(wrapper.mask_thr)
+    if wrapper.kind == 'yolox':
+        meta['clip_boxes'] = '0'  # YOLOXHead leaves boxes that cross the image border as they are
     meta.update(preprocessor_metadata(detector))
     meta.update(metadata or {})
     return export_graph(wrapper, path, shape, names, dynamic_batch, dynamic_hw, opset,

@@ -38,6 +38,7 @@ import torch.nn as nn
 from mmghost.models.layers.reparam import pending_reparam_modules, switch_to_deploy
 from mmghost.models.utils import is_detector, seeded_input
 from mmghost.runtime.backends import file_sha256, ncnn_files
+from mmghost.runtime.preprocess import dense_map_names
 from .detector_export import supported_head
 from .onnx_export import (_as_export_module, _hw, _Shape, backbone_output_metadata,
                           dynamic_min_size, graph_metadata, preprocessor_metadata)
@@ -46,14 +47,16 @@ __all__ = ['DenseHeadOutputs', 'export_ncnn', 'pnnx_executable', 'unshare_module
 
 
 class DenseHeadOutputs(nn.Module):
-    """A single-stage detector as ``normalized batch -> (cls_score_0, ..., bbox_pred_0, ...)``:
-    its dense head's raw per-level maps, for runtimes that decode and run NMS after the graph
-    (ncnn; :class:`mmghost.runtime.preprocess.DenseHeadDecoder` turns the maps into detections
-    with the config's own head).
+    """A single-stage detector as ``normalized batch -> (cls_score_0, ..., bbox_pred_0, ...)``
+    (YOLOX: then ``objectness_0, ...``): its dense head's raw per-level maps, for runtimes
+    that decode and run NMS after the graph (ncnn;
+    :class:`mmghost.runtime.preprocess.DenseHeadDecoder` turns the maps into detections with
+    the config's own head).
 
     Args:
         detector (nn.Module): An mmdet detector whose ``bbox_head`` returns ``(cls_scores,
-            bbox_preds)`` (RetinaNet, SSD / SSDLite, RTMDet), deploy form.
+            bbox_preds)`` (RetinaNet, SSD / SSDLite, RTMDet) or ``(cls_scores, bbox_preds,
+            objectnesses)`` (YOLOX), deploy form.
 
     Raises:
         ValueError: Another kind of detector (YOLOv3, two-stage, RTMDet-Ins, ...).
@@ -66,21 +69,21 @@ class DenseHeadOutputs(nn.Module):
         except ValueError:
             kind = 'unsupported'
         head = getattr(detector, 'bbox_head', None)
-        if kind != 'anchor' or type(head).__name__ in _NOT_TWO_LISTS:
+        if kind not in ('anchor', 'yolox') or type(head).__name__ in _NOT_TWO_LISTS:
             what = type(head).__name__ if head is not None else 'no bbox_head'
             raise ValueError(
                 f'{type(detector).__name__} ({what}) has no dense head of (cls_scores, '
                 f'bbox_preds) maps; the raw-head export (ncnn) takes single-stage detectors '
-                f'such as RetinaNet, SSD / SSDLite and RTMDet. Export it to ONNX (decoding '
+                f'such as RetinaNet, SSD / SSDLite, RTMDet and YOLOX. Export it to ONNX (decoding '
                 f'and NMS in the graph) instead')
         self.detector = detector
         self.num_levels = head.prior_generator.num_levels
-        self.output_names = [f'{part}_{i}' for part in ('cls_score', 'bbox_pred')
+        self.output_names = [f'{part}_{i}' for part in dense_map_names(head)
                              for i in range(self.num_levels)]
 
     def forward(self, x: torch.Tensor):
-        cls_scores, bbox_preds = self.detector.bbox_head(self.detector.extract_feat(x))
-        return tuple(cls_scores) + tuple(bbox_preds)
+        groups = self.detector.bbox_head(self.detector.extract_feat(x))
+        return tuple(m for group in groups for m in group)
 
 
 #: Dense heads whose ``forward`` returns more than the two lists ``(cls_scores, bbox_preds)``.
@@ -119,6 +122,7 @@ def _module(model: nn.Module, backbone_only: bool):
     if pending_reparam_modules(wrapper):
         switch_to_deploy(wrapper)
     unshare_modules(wrapper)
+    focus_as_pixel_unshuffle(wrapper)
     return wrapper.eval(), task, backbone, names
 
 
@@ -137,6 +141,42 @@ def unshare_modules(module: nn.Module) -> int:
             else:
                 seen.add(id(child))
     return copies
+
+
+class _UnshuffleFocus(nn.Module):
+    """mmdet's ``Focus`` (YOLOX's stem) as ``pixel_unshuffle`` and its conv, whose input
+    channels are permuted to match: the same outputs, in ops ncnn converts (pnnx 20261020 turns
+    Focus's stride-2 slices into full-size crops, doubling every later map)."""
+
+    def __init__(self, focus: nn.Module):
+        super().__init__()
+        import copy
+        self.conv = copy.deepcopy(focus.conv)
+        weight = self.conv.conv.weight.data
+        c = weight.shape[1] // 4
+        # Focus concatenates the (row, col) offsets (0,0), (1,0), (0,1), (1,1) channel block by
+        # block; pixel_unshuffle puts channel k's offset (i, j) at 4k + 2i + j.
+        order = [(0, 0), (1, 0), (0, 1), (1, 1)]
+        index = torch.empty(4 * c, dtype=torch.long)
+        for block, (i, j) in enumerate(order):
+            index[torch.arange(c) * 4 + 2 * i + j] = torch.arange(c) + block * c
+        self.conv.conv.weight.data = weight[:, index].contiguous()
+
+    def forward(self, x):
+        return self.conv(torch.nn.functional.pixel_unshuffle(x, 2))
+
+
+def focus_as_pixel_unshuffle(module: nn.Module) -> int:
+    """Replace every mmdet ``Focus`` under ``module`` by :class:`_UnshuffleFocus`; returns how
+    many."""
+    from mmdet.models.backbones.csp_darknet import Focus
+    count = 0
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, Focus):
+                setattr(parent, name, _UnshuffleFocus(child))
+                count += 1
+    return count
 
 
 def _second_shape(h: int, w: int) -> tuple:

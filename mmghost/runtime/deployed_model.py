@@ -132,7 +132,8 @@ class DeployedModel(BaseModel):
         if self.task == 'detector':
             masks = outs[3] if len(outs) > 3 else None
             return detections_to_samples(outs[0], outs[1], outs[2], data_samples, masks,
-                                         float(self.meta.get('mask_thr_binary', 0.5)))
+                                         float(self.meta.get('mask_thr_binary', 0.5)),
+                                         clip=self.meta.get('clip_boxes', '1') != '0')
         return logits_to_samples(outs[0], data_samples)
 
 

@@ -19,7 +19,8 @@ import torch
 from mmghost.models.utils import default_scope
 
 __all__ = ['Preprocessor', 'test_pipeline', 'build_data_preprocessor', 'detections_to_samples',
-           'paste_masks', 'logits_to_samples', 'DenseHeadDecoder', 'dense_head_config']
+           'paste_masks', 'logits_to_samples', 'DenseHeadDecoder', 'dense_head_config',
+           'dense_map_names']
 
 _ANNOTATION_LOADERS = ('LoadAnnotations', 'LoadPanopticAnnotations')
 
@@ -115,20 +116,22 @@ def paste_masks(probs: torch.Tensor, boxes: torch.Tensor, shape, threshold: floa
 
 
 def detections_to_samples(boxes, scores, labels, data_samples: list, masks=None,
-                          mask_thr: float = 0.5) -> list:
+                          mask_thr: float = 0.5, clip: bool = True) -> list:
     """Put one image's ``boxes (M x 4), scores (M), labels (M)`` (and ``masks (M x S x S)``
     probabilities) into each data sample's ``pred_instances``: empty slots (score <= 0)
-    dropped, boxes clipped to the resized image and mapped back to the original one by its
-    ``scale_factor``, masks pasted into the original image (:func:`paste_masks`)."""
+    dropped, boxes clipped to the resized image (unless ``clip=False``: YOLOX's head does not
+    clip) and mapped back to the original one by its ``scale_factor``, masks pasted into the
+    original image (:func:`paste_masks`)."""
     from mmengine.structures import InstanceData
     out = []
     for i, (b, s, lab, sample) in enumerate(zip(boxes, scores, labels, data_samples)):
         b, s, lab = (torch.as_tensor(np.asarray(v)) for v in (b, s, lab))
         keep = s > 0
         b, s, lab = b[keep].float(), s[keep].float(), lab[keep].long()
-        h, w = sample.metainfo['img_shape'][:2]
-        b[:, 0::2] = b[:, 0::2].clamp(0, w)
-        b[:, 1::2] = b[:, 1::2].clamp(0, h)
+        if clip:
+            h, w = sample.metainfo['img_shape'][:2]
+            b[:, 0::2] = b[:, 0::2].clamp(0, w)
+            b[:, 1::2] = b[:, 1::2].clamp(0, h)
         scale = sample.metainfo.get('scale_factor')
         if scale is not None:
             b = b / b.new_tensor(scale).repeat(2)
@@ -166,6 +169,14 @@ def dense_head_config(cfg) -> dict:
     return dict(head_cfg=as_dict, scope=default_scope(cfg))
 
 
+def dense_map_names(head: torch.nn.Module) -> tuple:
+    """The groups of per-level maps a dense head's ``forward`` returns, in order."""
+    from mmdet.models.dense_heads import YOLOXHead
+    if isinstance(head, YOLOXHead):
+        return ('cls_score', 'bbox_pred', 'objectness')
+    return ('cls_score', 'bbox_pred')
+
+
 class DenseHeadDecoder:
     """A single-stage detector's raw head maps -> detections, by the config's own head.
 
@@ -187,23 +198,26 @@ class DenseHeadDecoder:
         with DefaultScope.overwrite_default_scope(scope):  # heads read test_cfg.attr
             self.head = MODELS.build(ConfigDict(copy.deepcopy(head_cfg))).eval()
         self.num_levels = self.head.prior_generator.num_levels
+        self.groups = dense_map_names(self.head)
 
     @torch.no_grad()
     def __call__(self, outputs: Sequence, data_samples: list) -> list:
-        """``outputs``: ``cls_score_0..L-1`` then ``bbox_pred_0..L-1`` (``N x C x H_i x W_i``).
+        """``outputs``: ``cls_score_0..L-1`` then ``bbox_pred_0..L-1`` (then YOLOX's
+        ``objectness_0..L-1``), each ``N x C x H_i x W_i``.
 
         Raises:
-            ValueError: Not ``2 x num_levels`` maps (the graph is of another head).
+            ValueError: Not that many maps (the graph is of another head).
         """
-        if len(outputs) != 2 * self.num_levels:
+        if len(outputs) != len(self.groups) * self.num_levels:
             raise ValueError(f'the graph gives {len(outputs)} maps, the config\'s '
                              f'{type(self.head).__name__} decodes {self.num_levels} levels of '
-                             f'(cls_score, bbox_pred); the model file is of another config')
+                             f'({", ".join(self.groups)}); the model file is of another '
+                             f'config')
         maps = [torch.as_tensor(np.asarray(o)).float() for o in outputs]
-        cls_scores, bbox_preds = maps[:self.num_levels], maps[self.num_levels:]
+        L = self.num_levels
+        groups = [maps[i * L:(i + 1) * L] for i in range(len(self.groups))]
         metas = [sample.metainfo for sample in data_samples]
-        results = self.head.predict_by_feat(cls_scores, bbox_preds, batch_img_metas=metas,
-                                            rescale=True)
+        results = self.head.predict_by_feat(*groups, batch_img_metas=metas, rescale=True)
         for sample, result in zip(data_samples, results):
             sample.pred_instances = result
         return data_samples
