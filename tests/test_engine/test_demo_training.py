@@ -14,6 +14,21 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SSDLITE = 'mmdet::ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py'
 
 
+@pytest.fixture
+def runner_state():
+    """A Runner built in this process makes itself the current default scope (mmdet), message
+    hub and visualizer; put the earlier ones back so later tests build in their own scope."""
+    from mmengine.logging import MessageHub, MMLogger
+    from mmengine.registry import DefaultScope
+    from mmengine.visualization import Visualizer
+    managers = (DefaultScope, MessageHub, MMLogger, Visualizer)
+    saved = {m: dict(m._instance_dict) for m in managers}
+    yield
+    for m, instances in saved.items():
+        m._instance_dict.clear()
+        m._instance_dict.update(instances)
+
+
 def _priors(cfg, size):
     from mmghost.models.utils.builder import build_from_config
     model = build_from_config(cfg)
@@ -51,7 +66,7 @@ def test_ssd_anchors_are_mmdets_at_320_and_scaled_with_the_input_elsewhere():
     osp.join(REPO, 'configs', 'detection', 'rtmdet-tiny_repghost-ghostpafpn_320.py'),
 ])
 def test_every_single_stage_family_trains_and_validates_on_the_demo_set(
-        config, demo_coco, tmp_path):
+        config, demo_coco, tmp_path, runner_state):
     from mmengine.runner import Runner
 
     from mmghost.engine.demo_training import demo_detection_config
