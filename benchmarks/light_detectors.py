@@ -21,7 +21,7 @@ rows give each detector's backbone MACs; the goals are ratios of medians of this
 
 Accuracy: ``--train-demo DIR`` first trains every selected detector from scratch on the demo
 set (``python -m mmghost.datasets.demo_coco``, the main job's data) with one schedule and seed
-(:func:`mmghost.datasets.demo_coco.demo_detection_config`: ``--demo-size`` px, ``--epochs``),
+(:func:`mmghost.engine.demo_detection_config`: ``--demo-size`` px, ``--epochs``),
 each through ``tools/train.py`` on its dumped config ``DIR/NAME/demo.py``, and writes the val
 split's COCO bbox mAP and the training time to ``DIR/demo_results.json`` (after each detector,
 so a stopped run keeps what it finished). ``--demo-results FILE`` reads such a file instead of
