@@ -30,6 +30,7 @@ import urllib.request
 from typing import Optional, Tuple
 
 from mmghost.families import PublishedModel, all_models, get_model_entry
+from mmghost.families.tables import classification_metafiles
 from .atomic import atomic_write
 from .safe_load import CheckpointError
 
@@ -206,11 +207,13 @@ def model_index_path() -> Optional[str]:
 
 
 def register_model_index(model_hub=None) -> None:
-    """Add mmghost's model index to mmpretrain's ``ModelHub`` (idempotent).
+    """Add mmghost's published classifiers to mmpretrain's ``ModelHub`` (idempotent).
 
-    ``Weights`` of the published models are the publishers' files, which need converting: the
-    registered entries load them as ``mmghost://NAME`` instead (the metafiles keep the exact
-    URLs, which ``mim download`` fetches).
+    Only the families' metafiles are registered: the detection configs' metafile, which
+    ``model-index.yml`` also imports for ``mim search``, names detectors that mmpretrain's
+    ``get_model`` cannot build. ``Weights`` of the published models are the publishers' files,
+    which need converting: the registered entries load them as ``mmghost://NAME`` instead (the
+    metafiles keep the exact URLs, which ``mim download`` fetches).
     """
     if model_hub is None:
         from mmpretrain.apis import ModelHub as model_hub
@@ -219,8 +222,10 @@ def register_model_index(model_hub=None) -> None:
         return
     model_hub._mmghost_index = path
     names = all_models()
+    root = osp.dirname(path)
     if not any(n in model_hub._models_dict for n in names):
-        model_hub.register_model_index(path, config_prefix=osp.dirname(path))
+        for metafile in classification_metafiles():
+            model_hub.register_model_index(osp.join(root, metafile), config_prefix=root)
     for name in names:
         if name in model_hub._models_dict:
             model_hub._models_dict[name].weights = SCHEME + name

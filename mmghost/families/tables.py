@@ -2,17 +2,17 @@
 
 The docs hold the tables between ``<!-- mmghost:NAME -->`` and ``<!-- /mmghost:NAME -->``
 markers, and ``configs/classification/<family>/metafile.yml`` the metafiles (imported by
-``model-index.yml``); ``python tools/misc/update_docs.py`` rewrites both, and the tests check
-they are current.
+``model-index.yml`` with the detection configs' metafile); ``python
+tools/misc/update_docs.py`` rewrites both, and the tests check they are current.
 """
 import re
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, List, Tuple
 
 from .catalogue import FAMILIES
 from .descriptor import Family
 
 __all__ = ['model_table', 'release_table', 'stage_table', 'TABLES', 'fill_tables', 'metafile',
-           'metafile_path', 'model_index']
+           'metafile_path', 'model_index', 'classification_metafiles', 'DETECTION_METAFILE']
 
 #: ``counts(family, width, deploy) -> (parameters, MACs)`` of our classifier at that width.
 Counts = Callable[[Family, float, bool], Tuple[int, int]]
@@ -149,6 +149,16 @@ def metafile(fam: Family, counts: Counts) -> dict:
     }
 
 
+#: The detection configs' metafile (tools/misc/update_docs.py writes it from the configs).
+DETECTION_METAFILE = 'configs/detection/metafile.yml'
+
+
+def classification_metafiles() -> List[str]:
+    """The metafile of every family with published models."""
+    return [metafile_path(f) for f in FAMILIES.values() if f.releases]
+
+
 def model_index() -> dict:
-    """``model-index.yml``: the metafile of every family with published models."""
-    return {'Import': [metafile_path(f) for f in FAMILIES.values() if f.releases]}
+    """``model-index.yml``: the families' metafiles (published ImageNet models, with weights),
+    then the detection configs' (no weights)."""
+    return {'Import': classification_metafiles() + [DETECTION_METAFILE]}

@@ -1,6 +1,7 @@
-"""openmim with mmghost: search lists every published model, download fetches the published
-file (from a loopback mirror standing in for the publisher) and our config, train and test run
-our tools."""
+"""openmim with mmghost: search lists every published model and detection config, download
+fetches the published file (from a loopback mirror standing in for the publisher) and our
+config, train and test run our tools."""
+import glob
 import os
 import os.path as osp
 import shutil
@@ -44,11 +45,17 @@ def mim(*args, cwd, env=None):
     return proc.stdout + proc.stderr
 
 
-def test_search_lists_every_published_model(tmp_path):
+def test_search_lists_every_published_model_and_detection_config(tmp_path):
     out = mim('search', 'mmghost', cwd=tmp_path)
     ids = [line.split(':', 1)[1].strip() for line in out.splitlines()
            if line.startswith('config id:')]
-    assert sorted(ids) == sorted(all_models())
+    detectors = [osp.splitext(osp.basename(p))[0]
+                 for p in glob.glob(osp.join(REPO, 'configs', 'detection', '*.py'))]
+    assert sorted(ids) == sorted(list(all_models()) + detectors)
+    out = mim('search', 'mmghost', '--model', 'rtmdet', '--field', 'parameters', 'test_size',
+              cwd=tmp_path)
+    assert 'rtmdet-tiny_ghostv3-ghostpafpn_320' in out and '320x320' in out
+    assert 'ssdlite' not in out
 
 
 def test_download_fetches_the_published_file_and_our_config(tmp_path):
