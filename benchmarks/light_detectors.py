@@ -27,6 +27,12 @@ split's COCO bbox mAP and the training time to ``DIR/demo_results.json`` (after 
 so a stopped run keeps what it finished). ``--demo-results FILE`` reads such a file instead of
 training. Either way the tables gain the demo mAP, and each speed goal is checked "at equal or
 higher demo mAP" as well. ``--sizes`` with no value skips the timing.
+
+``--deploy-demo`` (with ``--train-demo DIR``, or ``--demo-results DIR/demo_results.json``)
+takes each trained checkpoint through the user's tools at the demo size: ``pytorch2onnx.py``
+(ONNX and OpenVINO IR), ``quantize.py`` (ONNX Runtime QDQ and OpenVINO NNCF INT8, calibrated on
+the demo train split) and ``test_deployed.py`` on the val split, and adds each runtime's bbox
+mAP to ``demo_results.json`` and the table, with the INT8 goal: at most 0.01 mAP below PyTorch.
 """
 import argparse
 import datetime
@@ -59,7 +65,11 @@ DETECTORS = {
     'yolox-tiny': ('mmdet::yolox/yolox_tiny_8xb8-300e_coco.py', None),
 }
 FORMS = ('deploy', 'ort', 'ort-int8', 'openvino', 'openvino-int8', 'ncnn')
-MAC_SHARE_GOAL, SPEED_GOAL = 0.40, 0.85
+MAC_SHARE_GOAL, SPEED_GOAL, INT8_GOAL = 0.40, 0.85, 0.01
+#: --deploy-demo: runtime -> (model file under the run dir, test_deployed.py backend)
+DEPLOYED = {'ort': ('end2end.onnx', 'onnxruntime'), 'openvino': ('end2end.xml', 'openvino'),
+            'ort-int8': ('end2end-int8.onnx', 'onnxruntime'),
+            'openvino-int8': ('end2end-int8.xml', 'openvino')}
 
 
 def parse_args(argv=None):
@@ -84,7 +94,14 @@ def parse_args(argv=None):
                         'are 128 px)')
     parser.add_argument('--epochs', type=int, default=24, help='epochs of --train-demo')
     parser.add_argument('--data-root', default=osp.join(REPO, 'data', 'demo_coco'))
-    return parser.parse_args(argv)
+    parser.add_argument('--deploy-demo', action='store_true',
+                        help='export, quantize and evaluate each trained demo checkpoint in '
+                        'ONNX Runtime and OpenVINO, fp32 and INT8')
+    args = parser.parse_args(argv)
+    if args.deploy_demo and not (args.train_demo or args.demo_results):
+        parser.error('--deploy-demo needs the trained checkpoints: pass --train-demo DIR or '
+                     '--demo-results DIR/demo_results.json')
+    return args
 
 
 def selected(only):
@@ -140,6 +157,79 @@ def demo_lines(demo, names):
             lines.append(f'| {n} demo mAP >= {other} | {a:.3f} | {b:.3f} | '
                          f'{"met" if a >= b else "not met"} |')
     return lines
+
+
+def deployed_lines(demo, names):
+    """bbox mAP of the trained demo checkpoints in each runtime, and the INT8 goal."""
+    lines = ['| detector | PyTorch | ORT | OpenVINO | ORT INT8 | OpenVINO INT8 |',
+             '|---|---|---|---|---|---|']
+    goals = ['', '| goal | PyTorch | INT8 | lost | |', '|---|---|---|---|---|']
+    for n in names:
+        d = demo.get(n, {}).get('deployed')
+        if not d:
+            continue
+        ref = demo[n]['bbox_mAP']
+        lines.append(f'| {n} | {ref:.3f} | ' + ' | '.join(
+            f'{d[k]:.3f}' + (f' ({d[k] - ref:+.3f})' if 'int8' in k else '')
+            for k in DEPLOYED) + ' |')
+        for k in ('ort-int8', 'openvino-int8'):
+            lost = ref - d[k]
+            goals.append(f'| {n} {k} loses <= {INT8_GOAL} mAP | {ref:.3f} | {d[k]:.3f} | '
+                         f'{lost:.3f} | {"met" if lost <= INT8_GOAL else "not met"} |')
+    return lines + goals if len(lines) > 2 else []
+
+
+def deploy_demo(names, work_dir, demo, log):
+    """Export, quantize and test each trained demo checkpoint with the tools; adds
+    ``deployed`` (runtime -> val bbox mAP) to ``demo`` and rewrites demo_results.json."""
+    from mmghost.checkpoint.atomic import atomic_write
+    tools = osp.join(REPO, 'tools', 'deployment')
+
+    def tool(name, *argv):
+        subprocess.run([sys.executable, osp.join(tools, name)] + [str(a) for a in argv],
+                       check=True, stdout=subprocess.DEVNULL, cwd=REPO)
+
+    for n in names:
+        run_dir, r = osp.join(work_dir, n), demo.get(n)
+        if not r or r.get('deployed'):
+            log(f'{n}: ' + ('kept the earlier deployed mAPs' if r else 'not trained, skipped'))
+            continue
+        config = osp.join(run_dir, 'demo.py')
+        ckpt = osp.join(run_dir, f'epoch_{r["epochs"]}.pth')
+        files = {k: osp.join(run_dir, f) for k, (f, _) in DEPLOYED.items()}
+        log(f'{n}: exporting, quantizing and testing at {r["size"]}x{r["size"]}')
+        tool('pytorch2onnx.py', config, ckpt, files['ort'], '--shape', r['size'],
+             '--openvino', files['openvino'])
+        tool('quantize.py', config, files['ort'], files['ort-int8'])
+        tool('quantize.py', config, files['ort'], files['openvino-int8'], '--backend',
+             'openvino')
+        deployed = {}
+        for k, (_, backend) in DEPLOYED.items():
+            test_dir = osp.join(run_dir, 'test_' + k)
+            tool('test_deployed.py', config, files[k], '--backend', backend, '--work-dir',
+                 test_dir)
+            deployed[k] = _test_metrics(test_dir)['coco/bbox_mAP']
+        r['deployed'] = deployed
+        log(f'{n}: PyTorch {r["bbox_mAP"]:.3f}, ' +
+            ', '.join(f'{k} {v:.3f}' for k, v in deployed.items()))
+        atomic_write(osp.join(work_dir, 'demo_results.json'), json.dumps(demo, indent=1).encode())
+    return demo
+
+
+def _test_metrics(test_dir):
+    """The metrics the last test run under ``test_dir`` logged (mmengine's ``TIMESTAMP.json``),
+    mAP 0 when it gave no box above the score threshold."""
+    for run in sorted(glob.glob(osp.join(test_dir, '2*')), reverse=True):
+        logged = glob.glob(osp.join(run, '*.json'))
+        if logged:
+            with open(logged[0]) as f:
+                metrics = json.loads(f.readlines()[-1])
+            if 'coco/bbox_mAP' in metrics:
+                return metrics
+        log = glob.glob(osp.join(run, '*.log'))
+        if log and 'results of the whole dataset is empty' in open(log[0]).read():
+            return {'coco/bbox_mAP': 0.0}
+    raise RuntimeError(f'{test_dir}: the test logged no metrics (see its log)')
 
 
 def train_demo(names, work_dir, data_root, size, epochs, log):
@@ -221,6 +311,8 @@ def main(argv=None):
     elif args.demo_results:
         with open(args.demo_results) as f:
             demo = json.load(f)
+    if args.deploy_demo:
+        demo = deploy_demo(names, args.train_demo or osp.dirname(args.demo_results), demo, log)
     specs = [f'{DETECTORS[n][0]}@{form}' for n in names for form in args.forms]
     out = [f'Measured {datetime.date.today()} on {platform.processor() or platform.machine()}, '
            f'{args.threads} threads: mmghost {__version__}, torch {torch.__version__}, '
@@ -228,6 +320,10 @@ def main(argv=None):
     if demo:
         out += ['\n## Demo-set accuracy (one schedule and seed, trained from scratch)\n']
         out += demo_lines(demo, names)
+        deployed = deployed_lines(demo, names)
+        if deployed:
+            out += ['\n## The demo checkpoints deployed (val bbox mAP; INT8: change from '
+                    'PyTorch)\n'] + deployed
     for size in args.sizes:
         rows = run_benchmark(specs, parts=('model', 'backbone'), batches=args.batch,
                              shape=(size, size), device='cpu', threads=args.threads,
