@@ -19,6 +19,7 @@ import os
 import os.path as osp
 import re
 import tempfile
+import warnings
 from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
@@ -219,9 +220,36 @@ def _quantize_openvino(onnx_path, out_path, calibration, keep):
     model = ov.convert_model(onnx_path)
     names = {op.get_friendly_name() for op in model.get_ops()}
     ignored = nncf.IgnoredScope(names=[n for n in keep if n in names], validate=False)
-    quantized = nncf.quantize(model, nncf.Dataset(list(calibration)),
-                              subset_size=len(calibration), ignored_scope=ignored)
+
+    def quantize(**kwargs):
+        return nncf.quantize(model, nncf.Dataset(list(calibration)),
+                             subset_size=len(calibration), ignored_scope=ignored, **kwargs)
+
+    how = 'nncf quantize'
+    try:
+        quantized = quantize()
+    except ValueError as e:
+        # NNCF 3.4's fast bias correction takes a broadcast constant added after a conv (the
+        # "+ 3" of mmcv's HSigmoid in MobileNetV3's SE gates) for the conv's bias and fails
+        # to write a per-channel correction into it; quantize without bias correction then.
+        if not _raised_in(e, 'bias_correction'):
+            raise
+        warnings.warn(f'NNCF bias correction failed on {onnx_path} ({e}); quantized '
+                      f'without it')
+        quantized = quantize(advanced_parameters=nncf.AdvancedQuantizationParameters(
+            disable_bias_correction=True))
+        how += ' (bias correction off: NNCF could not correct this graph\'s biases)'
     save_openvino(onnx_path, out_path, quantized,
-                  extra_metadata=dict(precision='int8', quantized_by='nncf quantize',
+                  extra_metadata=dict(precision='int8', quantized_by=how,
                                       float_nodes=str(len(keep)),
                                       calibration_images=str(len(calibration))))
+
+
+def _raised_in(error: BaseException, module_part: str) -> bool:
+    """Whether ``error`` was raised in code whose file path contains ``module_part``."""
+    tb = error.__traceback__
+    while tb is not None:
+        if module_part in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False

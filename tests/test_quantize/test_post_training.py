@@ -106,6 +106,37 @@ def test_openvino_nncf_writes_an_ir_with_metadata(exported, tmp_path):
     _ran_quantized(path, out, calib[:4], backend='openvino')
 
 
+
+def test_openvino_quantizes_mobilenetv3_style_hsigmoid_gates(tmp_path):
+    """NNCF's bias correction fails on mmcv's HSigmoid ("+ 3" after the SE conv, as in
+    mmpretrain's MobileNetV3); the OpenVINO route quantizes such a graph without it and says so."""
+    pytest.importorskip('nncf')
+    ov = pytest.importorskip('openvino')
+    from mmpretrain.models.utils import SELayer
+
+    from mmghost.quantize import quantize_model
+    from mmghost.runtime import read_metadata
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(),
+        SELayer(16, squeeze_channels=8, act_cfg=(dict(type='ReLU'),
+                                                 dict(type='HSigmoid', bias=3.0, divisor=6.0))),
+        torch.nn.Conv2d(16, 4, 1)).eval()
+    path = str(tmp_path / 'se.onnx')
+    torch.onnx.export(model, torch.randn(1, 3, 32, 32), path, dynamo=False,
+                      input_names=['input'])
+    calib = [np.random.default_rng(i).standard_normal((1, 3, 32, 32)).astype(np.float32)
+             for i in range(4)]
+    out = str(tmp_path / 'se-int8.xml')
+    with pytest.warns(UserWarning, match='NNCF bias correction failed'):
+        quantize_model(path, out, calib, backend='openvino', keep_float=())
+    assert 'bias correction off' in read_metadata(out)['quantized_by']
+    assert any(op.get_type_name() == 'FakeQuantize'
+               for op in ov.Core().read_model(out).get_ops())
+    ref = model(torch.from_numpy(calib[0])).detach().numpy()
+    got = _outputs(out, calib[:1], backend='openvino')
+    assert np.abs(got - ref).max() <= 0.1 * np.abs(ref).max()
+
 def test_bad_input_writes_nothing(exported, tmp_path):
     from mmghost.quantize import quantize_model
     path, calib = exported
