@@ -106,7 +106,6 @@ def test_openvino_nncf_writes_an_ir_with_metadata(exported, tmp_path):
     _ran_quantized(path, out, calib[:4], backend='openvino')
 
 
-
 def test_openvino_quantizes_mobilenetv3_style_hsigmoid_gates(tmp_path):
     """NNCF's bias correction fails on mmcv's HSigmoid ("+ 3" after the SE conv, as in
     mmpretrain's MobileNetV3); the OpenVINO route quantizes such a graph without it and says so."""
@@ -136,6 +135,7 @@ def test_openvino_quantizes_mobilenetv3_style_hsigmoid_gates(tmp_path):
     ref = model(torch.from_numpy(calib[0])).detach().numpy()
     got = _outputs(out, calib[:1], backend='openvino')
     assert np.abs(got - ref).max() <= 0.1 * np.abs(ref).max()
+
 
 def test_bad_input_writes_nothing(exported, tmp_path):
     from mmghost.quantize import quantize_model
