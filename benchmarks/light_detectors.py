@@ -173,7 +173,7 @@ def deployed_lines(demo, names):
             f'{d[k]:.3f}' + (f' ({d[k] - ref:+.3f})' if 'int8' in k else '')
             for k in DEPLOYED) + ' |')
         for k in ('ort-int8', 'openvino-int8'):
-            lost = ref - d[k]
+            lost = round(ref - d[k], 3)  # CocoMetric's mAPs have 3 decimals
             goals.append(f'| {n} {k} loses <= {INT8_GOAL} mAP | {ref:.3f} | {d[k]:.3f} | '
                          f'{lost:.3f} | {"met" if lost <= INT8_GOAL else "not met"} |')
     return lines + goals if len(lines) > 2 else []
