@@ -14,7 +14,7 @@ import subprocess
 import sys
 from typing import Dict, List, Sequence, Tuple, Union
 
-__all__ = ['time_exported_in_subprocess']
+__all__ = ['time_exported_in_subprocess', 'run_torch_free']
 
 #: ``path`` (ONNX Runtime, the file's static input shape) or ``(backend, path, input shape)``.
 Model = Union[str, Tuple[str, str, Sequence[int]]]
@@ -28,11 +28,18 @@ def time_exported_in_subprocess(models: Dict[str, Model], num_threads: int, warm
     request = dict(models={k: ['onnxruntime', v, None] if isinstance(v, str) else list(v)
                            for k, v in models.items()},
                    num_threads=num_threads, warmup=warmup, rounds=rounds, repeats=repeats)
-    proc = subprocess.run([sys.executable, '-m', 'mmghost.analysis.exported_timing'],
-                          input=json.dumps(request), capture_output=True, text=True,
-                          env=dict(os.environ, OMP_NUM_THREADS=str(num_threads)))
+    return run_torch_free('mmghost.analysis.exported_timing', request, 'timing')
+
+
+def run_torch_free(module: str, request: dict, what: str):
+    """Run ``python -m module`` with ``request`` as JSON on stdin (``OMP_NUM_THREADS`` set to
+    its ``num_threads``) and return the JSON its last stdout line holds; ``what`` names the
+    job in the error raised when the process fails."""
+    proc = subprocess.run([sys.executable, '-m', module], input=json.dumps(request),
+                          capture_output=True, text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS=str(request['num_threads'])))
     if proc.returncode != 0:
-        raise RuntimeError(f'timing the exported models failed:\n{proc.stderr[-2000:]}')
+        raise RuntimeError(f'{what} the exported models failed:\n{proc.stderr[-2000:]}')
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

@@ -13,7 +13,6 @@ are returned.
 """
 import json
 import os
-import subprocess
 import sys
 import time
 from typing import Dict, List, Sequence, Tuple
@@ -108,12 +107,8 @@ def profile_ops_in_subprocess(models: Dict[str, Tuple[str, str, Sequence[int]]],
                          f'{sorted(_PROFILERS)}')
     request = dict(models={k: list(v) for k, v in models.items()}, num_threads=num_threads,
                    runs=runs, warmup=warmup)
-    proc = subprocess.run([sys.executable, '-m', 'mmghost.analysis.op_profile'],
-                          input=json.dumps(request), capture_output=True, text=True,
-                          env=dict(os.environ, OMP_NUM_THREADS=str(num_threads)))
-    if proc.returncode != 0:
-        raise RuntimeError(f'profiling the exported models failed:\n{proc.stderr[-2000:]}')
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    from .exported_timing import run_torch_free
+    return run_torch_free('mmghost.analysis.op_profile', request, 'profiling')
 
 
 def op_profile_table(profiles: Dict[str, Dict[str, float]], min_ms: float = 0.05) -> str:
