@@ -50,8 +50,12 @@ def make_exported_call(model: nn.Module, form: str, part: str, batch: int,
     torch-free process."""
     from mmghost.export import export_detector, export_ncnn, export_onnx
     from mmghost.quantize import quantize_model
+    from mmghost.reparameterize.aligned_form import ORT_BLOCK
     from mmghost.runtime.backends import create_backend
     runtime, precision = EXPORTED[form]
+    # GhostNets channel-aligned for ONNX Runtime's fp32 kernels (pytorch2onnx.py's default);
+    # plain for OpenVINO and for INT8, which run the padded channels slower (docs/deployment.md).
+    align = ORT_BLOCK if form == 'ort' else 0
     suffix = '.ncnn.param' if runtime == 'ncnn' else '.onnx'
     path = tempfile.NamedTemporaryFile(suffix=suffix, dir=workdir, delete=False).name
     try:
@@ -64,13 +68,13 @@ def make_exported_call(model: nn.Module, form: str, part: str, batch: int,
         # What tools/deployment/pytorch2onnx.py writes; timm models as they are called.
         elif part == 'model' and is_detector(model):
             export_detector(model.cpu().float(), path, shape, dynamic_batch=False,
-                            batch_size=batch)
+                            batch_size=batch, align_channels=align)
         else:
             openmmlab = hasattr(model, 'data_preprocessor') or hasattr(model, 'out_indices')
             net = model.cpu().float() if openmmlab or part == 'model' else \
                 TensorModeWrapper(model, part)
             export_onnx(net, path, shape, dynamic_batch=False, batch_size=batch,
-                        backbone_only=openmmlab and part == 'backbone')
+                        backbone_only=openmmlab and part == 'backbone', align_channels=align)
         if precision == 'int8':
             out = path[:-5] + ('-int8.xml' if runtime == 'openvino' else '-int8.onnx')
             calibration = [seeded_input(shape, batch, seed=i).numpy() for i in range(8)]

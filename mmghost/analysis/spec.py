@@ -4,8 +4,11 @@ errors a run reports.
 ``MODEL`` is a config path, an ``mmdet::``/``mmpretrain::``/``mmghost::`` config name or
 ``timm:NAME``; ``FORM`` one of :data:`FORMS`: ``@deploy`` (re-parameterized), ``@both``
 (training and deploy form, two rows), ``@inference`` (deploy form with BNs folded, NHWC: the
-fastest eager form), ``@ort`` (the deploy form exported to ONNX and run by ONNX Runtime),
-``@ort-int8``, ``@openvino``, ``@openvino-int8``, ``@exported`` (those four) or ``@ncnn``
+fastest eager form), ``@ort`` (the deploy form exported to ONNX as ``pytorch2onnx.py`` writes
+it, GhostNets in their channel-aligned form, and run by ONNX Runtime), ``@ort-plain`` (the
+same in the plain channel layout), ``@ort-int8``, ``@openvino`` (the plain layout, which
+OpenVINO runs faster), ``@openvino-int8``, ``@exported`` (``ort`` to ``openvino-int8``) or
+``@ncnn``
 (the deploy form converted by pnnx and run by ncnn; a detector's graph ends at its head's raw
 maps, so its row times the network without the decoding and NMS that follow it).
 """
@@ -22,9 +25,10 @@ FORMS = {'': ('train', ), 'train': ('train', ), 'deploy': ('deploy', ),
          'both': ('train', 'deploy'), 'ort': ('ort', ), 'ort-int8': ('ort-int8', ),
          'openvino': ('openvino', ), 'openvino-int8': ('openvino-int8', ),
          'exported': ('ort', 'ort-int8', 'openvino', 'openvino-int8'), 'ncnn': ('ncnn', ),
-         'inference': ('inference', )}
+         'inference': ('inference', ), 'ort-plain': ('ort-plain', )}
 #: Exported forms: ``(runtime, precision)``.
 EXPORTED = {'ort': ('onnxruntime', 'fp32'), 'ort-int8': ('onnxruntime', 'int8'),
+            'ort-plain': ('onnxruntime', 'fp32'),
             'openvino': ('openvino', 'fp32'), 'openvino-int8': ('openvino', 'int8'),
             'ncnn': ('ncnn', 'fp32')}
 
@@ -63,7 +67,8 @@ def parse_spec(spec: str) -> ModelSpec:
         raise BenchmarkError(
             f'unknown form {form!r} in {spec!r}; use MODEL (training form), MODEL@deploy, '
             'MODEL@both (training and deploy rows), MODEL@ort / @ort-int8 (deploy form in ONNX '
-            'Runtime, fp32 / INT8), MODEL@openvino / @openvino-int8, MODEL@exported (the '
+            'Runtime, fp32 / INT8), MODEL@ort-plain (fp32, GhostNets not channel-aligned), '
+            'MODEL@openvino / @openvino-int8, MODEL@exported (the '
             'four exported forms), MODEL@ncnn or MODEL@inference (eager deploy form, BN folded, '
             'NHWC)')
     if name.startswith('timm:'):

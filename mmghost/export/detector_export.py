@@ -25,18 +25,17 @@ class-wise NMS (ONNX ``NonMaxSuppression``) of the config's ``test_cfg``, as mmd
   ``rcnn.score_thr``, class-wise NMS and ``rcnn.max_per_img`` as mmdet's ``multiclass_nms``;
   with a mask head, its ``S x S`` probabilities of each detection's class.
 
-Outputs: ``boxes`` float32 ``N x max_per_img x 4`` (x1, y1, x2, y2 in input pixels),
-``scores`` ``N x max_per_img`` (0 for the empty slots) and ``labels`` int64 (-1 for the empty
-slots), best first; a mask head adds ``masks`` ``N x max_per_img x S x S``. Rescaling to the
-original image (clipping to its unpadded size, pasting the masks) is
-:mod:`mmghost.runtime.preprocess`'s job, shared by every backend.
+Outputs: ``boxes`` float32 ``N x max_per_img x 4`` (x1, y1, x2, y2 in input pixels), ``scores``
+``N x max_per_img`` (0: empty slot), ``labels`` int64 (-1: empty slot), best first; a mask head
+adds ``masks`` ``N x max_per_img x S x S``. Rescaling to the original image (clipping, pasting
+the masks) is :mod:`mmghost.runtime.preprocess`'s job, shared by every backend.
 
 Where mmdet differs: YOLOX keeps every detection NMS leaves, the graph the ``max_per_img``
-(default 100, COCO's ``maxDets``) best; mmdet applies NMS to boxes already rescaled to the
-original image, here NMS runs in input pixels (the same IoU for a uniform resize; a
-keep-ratio resize scales x and y by factors that differ by rounding only); and it clips boxes
-to the unpadded image size, here to the padded input (the same unless a box reaches into the
-padding).
+(default 100, COCO's ``maxDets``) best; mmdet applies NMS to boxes rescaled to the original
+image, here in input pixels (the same IoU for a uniform resize; a keep-ratio resize scales x
+and y by factors that differ by rounding only); it clips boxes to the unpadded image size,
+here to the padded input (the same unless a box reaches into the padding). The backbone is
+exported in its channel-aligned form for ONNX Runtime unless ``align_channels=0``.
 """
 import json
 from typing import Dict, Optional, Sequence, Tuple, Union
@@ -45,8 +44,9 @@ import torch
 import torch.nn as nn
 
 from mmghost.models.layers.reparam import pending_reparam_modules, switch_to_deploy
-from .detector_ops import (ROI_ALIGN_MIN_OPSET, clip_boxes, nms_keep, pad_rows, roi_align,
-                           select_top, topk_padded)
+from mmghost.reparameterize.aligned_form import ORT_BLOCK
+from .detector_ops import (ROI_ALIGN_MIN_OPSET, batched_nms, clip_boxes, drop_small,
+                           gather_rows, nms_keep, pad_rows, roi_align, select_top, topk_padded)
 from .onnx_export import export_graph, preprocessor_metadata
 
 __all__ = ['DetectorExportModule', 'export_detector', 'OUTPUT_NAMES', 'supported_head',
@@ -138,29 +138,6 @@ def _nms_cfg(cfg: dict, where: str) -> float:
     return float(nms.get('iou_threshold', 0.5))
 
 
-def _drop_small(boxes: torch.Tensor, scores: torch.Tensor, min_size: float) -> torch.Tensor:
-    """Scores of boxes narrower or lower than ``min_size`` set to 0 (``min_size < 0``: none)."""
-    if min_size < 0:
-        return scores
-    wide = (boxes[..., 2] - boxes[..., 0] > min_size) & (boxes[..., 3] - boxes[..., 1] > min_size)
-    return torch.where(wide, scores, torch.zeros_like(scores))
-
-
-def _batched_nms(boxes, scores, idxs, iou_threshold: float, max_output: int):
-    """mmcv's ``batched_nms`` for ``N x M`` candidates: NMS within each ``idxs`` group (the
-    boxes of each group offset by ``idxs x (largest coordinate + 1)``, as mmcv does), the
-    ``max_output`` best kept: ``(scores, indices)`` ``N x max_output`` (score 0: empty)."""
-    offset = boxes.amax(dim=(1, 2), keepdim=True) + 1
-    shifted = boxes + idxs.unsqueeze(-1).to(boxes.dtype) * offset
-    kept = scores * nms_keep(shifted, scores.unsqueeze(1), max_output, iou_threshold)[:, 0]
-    return select_top(kept, max_output)
-
-
-def _gather_rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """``t[b, idx[b]]`` for an ``N x M x D`` tensor and ``N x K`` indices."""
-    return torch.gather(t, 1, idx.unsqueeze(-1).expand(-1, -1, t.shape[-1]))
-
-
 class DetectorExportModule(nn.Module):
     """An mmdet detector as ``normalized batch -> (boxes, scores, labels[, masks])``.
 
@@ -224,7 +201,7 @@ class DetectorExportModule(nn.Module):
             pri = pad_rows(getattr(pri, 'tensor', pri), k)
             top, idx = topk_padded(cls.reshape(n, -1), k)
             anchor = idx // c
-            reg = _gather_rows(reg, anchor)
+            reg = gather_rows(reg, anchor)
             boxes.append(clip_boxes(head.bbox_coder.decode(pri[anchor], reg), x))
             scores.append(torch.where(top > self.score_thr, top, torch.zeros_like(top)))
             labels.append(idx % c)
@@ -252,7 +229,7 @@ class DetectorExportModule(nn.Module):
                               torch.full_like(cls, -1.0))
         top, idx = topk_padded(cls.reshape(n, -1), k)
         anchor = idx // c
-        boxes = _gather_rows(pad_rows(boxes, k), anchor)
+        boxes = gather_rows(pad_rows(boxes, k), anchor)
         obj = torch.gather(torch.cat([objectness, objectness.new_zeros(n, k)], 1), 1, anchor)
         scores = torch.where(top > self.score_thr, top * obj, torch.zeros_like(top))
         return boxes, scores, idx % c
@@ -278,13 +255,13 @@ class DetectorExportModule(nn.Module):
     def _nms(self, boxes, scores, labels):
         """Class-wise NMS of candidates whose boxes the classes share."""
         n, num, c, m = boxes.shape[0], boxes.shape[1], self.num_classes, self.max_per_img
-        scores = _drop_small(boxes, scores, self.min_bbox_size)
+        scores = drop_small(boxes, scores, self.min_bbox_size)
         per_class = scores.new_zeros((n, c, num)).scatter(1, labels.unsqueeze(1),
                                                           scores.unsqueeze(1))
         kept = (per_class * nms_keep(boxes, per_class, m, self.iou_threshold)).reshape(n, -1)
         top, idx = select_top(kept, m)
         valid = top > 0
-        out_boxes = _gather_rows(boxes, idx % num)
+        out_boxes = gather_rows(boxes, idx % num)
         out_boxes = torch.where(valid.unsqueeze(-1), out_boxes, torch.zeros_like(out_boxes))
         out_labels = torch.where(valid, idx // num, torch.full_like(idx, -1))
         return out_boxes, top, out_labels
@@ -303,16 +280,16 @@ class DetectorExportModule(nn.Module):
         boxes, scores, levels = [], [], []
         for level, (cls, reg, pri) in enumerate(zip(cls_scores, bbox_preds, priors)):
             top, idx = topk_padded(cls.permute(0, 2, 3, 1).reshape(n, -1).sigmoid(), k)
-            reg = _gather_rows(pad_rows(reg.permute(0, 2, 3, 1).reshape(n, -1, 4), k), idx)
+            reg = gather_rows(pad_rows(reg.permute(0, 2, 3, 1).reshape(n, -1, 4), k), idx)
             pri = pad_rows(getattr(pri, 'tensor', pri), k)[idx]
             boxes.append(clip_boxes(rpn.bbox_coder.decode(pri, reg), x))
             scores.append(top.clamp(min=0))  # the padding (-1) becomes an empty slot
             levels.append(torch.full_like(idx, level))
         boxes, scores = torch.cat(boxes, 1), torch.cat(scores, 1)
-        scores = _drop_small(boxes, scores, float(self.rpn_cfg.get('min_bbox_size', -1)))
-        top, idx = _batched_nms(boxes, scores, torch.cat(levels, 1), self.rpn_iou,
-                                self.num_proposals)
-        return _gather_rows(boxes, idx), top > 0
+        scores = drop_small(boxes, scores, float(self.rpn_cfg.get('min_bbox_size', -1)))
+        top, idx = batched_nms(boxes, scores, torch.cat(levels, 1), self.rpn_iou,
+                               self.num_proposals)
+        return gather_rows(boxes, idx), top > 0
 
     @staticmethod
     def _roi_features(extractor, feats, rois, batch_idx):
@@ -352,10 +329,10 @@ class DetectorExportModule(nn.Module):
         boxes = clip_boxes(boxes, x).reshape(n, p, reg_classes, 4).expand(-1, -1, c, 4)
         boxes = boxes.reshape(n, p * c, 4)
         labels = torch.arange(c, device=x.device).repeat(p).unsqueeze(0).expand(n, -1)
-        top, idx = _batched_nms(boxes, scores.reshape(n, p * c), labels, self.iou_threshold,
-                                self.max_per_img)
+        top, idx = batched_nms(boxes, scores.reshape(n, p * c), labels, self.iou_threshold,
+                               self.max_per_img)
         valid = top > 0
-        det_boxes = torch.where(valid.unsqueeze(-1), _gather_rows(boxes, idx),
+        det_boxes = torch.where(valid.unsqueeze(-1), gather_rows(boxes, idx),
                                 torch.zeros((), dtype=boxes.dtype))
         det_labels = torch.where(valid, idx % c, torch.full_like(idx, -1))
         outs = (det_boxes, top, det_labels)
@@ -403,7 +380,8 @@ def export_detector(detector: nn.Module,
                     opset: int = 17,
                     batch_size: int = 1,
                     test_cfg: Optional[dict] = None,
-                    metadata: Optional[Dict[str, str]] = None) -> Dict[str, object]:
+                    metadata: Optional[Dict[str, str]] = None,
+                    align_channels: int = ORT_BLOCK) -> Dict[str, object]:
     """Export a detector (deploy form; a copy is fused when needed) to ONNX, whole.
 
     Args:
@@ -419,6 +397,7 @@ def export_detector(detector: nn.Module,
         batch_size (int): Batch size traced. Defaults to 1.
         test_cfg (dict, optional): Post-processing; defaults to the detector's.
         metadata (dict, optional): Extra ``metadata_props``.
+        align_channels (int): As :func:`mmghost.export.export_onnx` (0: plain). Defaults to 16.
 
     Returns:
         dict: As :func:`mmghost.export.export_onnx` (``task='detector'``).
@@ -447,4 +426,5 @@ def export_detector(detector: nn.Module,
     meta.update(preprocessor_metadata(detector))
     meta.update(metadata or {})
     return export_graph(wrapper, path, shape, names, dynamic_batch, dynamic_hw, opset,
-                        batch_size, meta, backbone=getattr(detector, 'backbone', None))
+                        batch_size, meta, backbone=getattr(detector, 'backbone', None),
+                        align_channels=align_channels)

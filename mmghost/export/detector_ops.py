@@ -10,7 +10,7 @@ from typing import Tuple
 import torch
 
 __all__ = ['nms_keep', 'roi_align', 'topk_padded', 'pad_rows', 'clip_boxes', 'select_top',
-           'ROI_ALIGN_MIN_OPSET']
+           'drop_small', 'batched_nms', 'gather_rows', 'ROI_ALIGN_MIN_OPSET']
 
 #: ``RoiAlign``'s ``coordinate_transformation_mode='half_pixel'`` (mmcv's ``aligned=True``).
 ROI_ALIGN_MIN_OPSET = 16
@@ -116,3 +116,26 @@ def select_top(scores: torch.Tensor, k: int) -> Tuple[torch.Tensor, torch.Tensor
     and indices, a score of 0 marking an empty slot (its index is 0)."""
     top, idx = torch.cat([scores, scores.new_zeros(scores.shape[0], k)], 1).topk(k, dim=1)
     return top, torch.where(top > 0, idx, torch.zeros_like(idx))
+
+
+def drop_small(boxes: torch.Tensor, scores: torch.Tensor, min_size: float) -> torch.Tensor:
+    """Scores of boxes narrower or lower than ``min_size`` set to 0 (``min_size < 0``: none)."""
+    if min_size < 0:
+        return scores
+    wide = (boxes[..., 2] - boxes[..., 0] > min_size) & (boxes[..., 3] - boxes[..., 1] > min_size)
+    return torch.where(wide, scores, torch.zeros_like(scores))
+
+
+def batched_nms(boxes, scores, idxs, iou_threshold: float, max_output: int):
+    """mmcv's ``batched_nms`` for ``N x M`` candidates: NMS within each ``idxs`` group (the
+    boxes of each group offset by ``idxs x (largest coordinate + 1)``, as mmcv does), the
+    ``max_output`` best kept: ``(scores, indices)`` ``N x max_output`` (score 0: empty)."""
+    offset = boxes.amax(dim=(1, 2), keepdim=True) + 1
+    shifted = boxes + idxs.unsqueeze(-1).to(boxes.dtype) * offset
+    kept = scores * nms_keep(shifted, scores.unsqueeze(1), max_output, iou_threshold)[:, 0]
+    return select_top(kept, max_output)
+
+
+def gather_rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``t[b, idx[b]]`` for an ``N x M x D`` tensor and ``N x K`` indices."""
+    return torch.gather(t, 1, idx.unsqueeze(-1).expand(-1, -1, t.shape[-1]))

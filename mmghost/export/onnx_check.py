@@ -21,6 +21,7 @@ from .detector_export import DetectorExportModule, export_detector
 from .ncnn_export import DenseHeadOutputs, export_ncnn
 from .onnx_export import (_as_export_module, _hw, _Shape, export_onnx, min_input_size,
                           resize_attributes)
+from mmghost.reparameterize.aligned_form import ORT_BLOCK
 from mmghost.reparameterize.deploy_form import DeployError
 from mmghost.runtime.backends import create_backend, ncnn_files, read_metadata
 
@@ -213,7 +214,8 @@ def export_checked(model: nn.Module,
                    check_shapes: Optional[Sequence[Tuple[int, int]]] = None,
                    rtol: float = 1e-4,
                    log=print,
-                   fmt: str = 'onnx') -> float:
+                   fmt: str = 'onnx',
+                   align_channels: int = ORT_BLOCK) -> float:
     """:func:`export_onnx`, then compare onnxruntime with PyTorch on seeded batches (2 images
     with a dynamic batch) at the export shape and, with ``dynamic_hw``, at ``check_shapes``
     (default :data:`DEFAULT_CHECK_SHAPES`). ``path`` is removed if, for any output, the error
@@ -222,7 +224,7 @@ def export_checked(model: nn.Module,
     ``fmt='ncnn'`` exports with :func:`mmghost.export.export_ncnn` instead (``path`` is the
     ``.param`` file; a detector gives its head's raw maps, compared map by map; the batch is
     free, ``dynamic_batch`` ignored) and compares through ncnn; a failed check removes all
-    three files.
+    three files. ``align_channels`` is :func:`export_onnx`'s (0: the plain layout).
 
     Returns:
         float: The largest relative difference.
@@ -255,16 +257,18 @@ def export_checked(model: nn.Module,
         dynamic_batch = True  # ncnn runs image by image: any batch
     elif is_detector(model) and not backbone_only:
         info = export_detector(model, path, (h, w), dynamic_batch=dynamic_batch,
-                               dynamic_hw=dynamic_hw, opset=opset)
+                               dynamic_hw=dynamic_hw, opset=opset, align_channels=align_channels)
     else:
         info = export_onnx(model, path, (h, w), dynamic_batch=dynamic_batch,
-                           dynamic_hw=dynamic_hw, opset=opset, backbone_only=backbone_only)
+                           dynamic_hw=dynamic_hw, opset=opset, backbone_only=backbone_only,
+                           align_channels=align_channels)
     meta = info['metadata']
     graph = f'ncnn (pnnx {meta.get("pnnx")})' if fmt == 'ncnn' else f'opset {opset}'
     log(f'wrote {path}: {meta["task"]} {meta.get("detector", "")} {meta["backbone"]} (deploy '
         f'form), {graph}, input '
         f'{info["input_name"]} {"N" if dynamic_batch else 1}x3x{"H" if dynamic_hw else h}x'
-        f'{"W" if dynamic_hw else w}, outputs {", ".join(info["output_names"])}')
+        f'{"W" if dynamic_hw else w}, outputs {", ".join(info["output_names"])}'
+        + (f', channel layout {meta["channel_layout"]}' if 'channel_layout' in meta else ''))
     if 'mean' in meta:
         log(f'input is normalized outside the graph: mean {meta["mean"]}, std {meta["std"]}, '
             f'bgr_to_rgb {meta.get("bgr_to_rgb", "false")} (in metadata_props)')
@@ -274,7 +278,7 @@ def export_checked(model: nn.Module,
     if resizes:
         kinds = sorted({(r.get('mode'), r.get('coordinate_transformation_mode'),
                          r.get('nearest_mode')) for r in resizes})
-        log(f'{len(resizes)} Resize nodes (DFC gates): ' +
+        log(f'{len(resizes)} Resize nodes (DFC and aligned SE gates): ' +
             '; '.join(f'mode={a}, coordinate_transformation_mode={b}, nearest_mode={c}'
                       for a, b, c in kinds))
     batch = 2 if dynamic_batch else 1

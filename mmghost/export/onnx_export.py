@@ -28,6 +28,13 @@ Exporter
     taken from the gated tensor's shape at run time: the exact equivalent of PyTorch's
     legacy nearest, so odd and non-square sizes match.
 
+Channel layout
+    ``align_channels=16`` (the default) exports a GhostNet/V2/V3/V3-Small backbone in its
+    channel-aligned form (:mod:`mmghost.reparameterize.aligned_form`: Ghost halves padded to
+    whole 16-channel blocks, so ONNX Runtime keeps its blocked layout through concats and
+    gates). Same outputs; ONNX Runtime runs it faster, OpenVINO slower, so exports for
+    OpenVINO pass ``align_channels=0``. Recorded as ``channel_layout``.
+
 Dynamic H x W: the smallest input
     The DFC gate skips its average pool when a map is smaller than 2 px (PyTorch decides at
     run time). The exporter traces, so that decision is frozen at the export shape: a
@@ -51,6 +58,7 @@ from mmghost.checkpoint.atomic import atomic_write
 from mmghost.models.backbones.base_ghostnet import BaseGhostNet
 from mmghost.models.layers.reparam import pending_reparam_modules, switch_to_deploy
 from mmghost.models.utils import is_detector, seeded_input, tensor_forward
+from mmghost.reparameterize.aligned_form import ORT_BLOCK, align_backbones
 
 __all__ = [
     'OnnxExportModule', 'export_onnx', 'export_graph', 'min_input_size', 'dfc_input_sizes',
@@ -234,7 +242,8 @@ def export_onnx(model: nn.Module,
                 backbone_only: bool = False,
                 batch_size: int = 1,
                 deploy: bool = True,
-                metadata: Optional[Dict[str, str]] = None) -> Dict[str, object]:
+                metadata: Optional[Dict[str, str]] = None,
+                align_channels: int = ORT_BLOCK) -> Dict[str, object]:
     """Export ``model`` to ONNX at ``path`` (written atomically).
 
     Args:
@@ -253,6 +262,8 @@ def export_onnx(model: nn.Module,
             Defaults to 1.
         deploy (bool): Re-parameterize the copy first. Defaults to True.
         metadata (dict, optional): Extra ``metadata_props`` (str -> str).
+        align_channels (int): Channel block of the aligned layout for ONNX Runtime ("Channel
+            layout" above); 0: the plain layout (for OpenVINO). Defaults to 16.
 
     Returns:
         dict: ``path``, ``input_name``, ``output_names``, ``shape``, ``min_input_size`` (None
@@ -279,7 +290,8 @@ def export_onnx(model: nn.Module,
     meta.update({str(k): str(v) for k, v in (metadata or {}).items()})
     return export_graph(wrapper, path, shape, wrapper.output_names, dynamic_batch, dynamic_hw,
                         opset, batch_size, meta, backbone=backbone,
-                        deployed=deployed or not pending_reparam_modules(wrapper))
+                        deployed=deployed or not pending_reparam_modules(wrapper),
+                        align_channels=align_channels)
 
 
 def dynamic_min_size(backbone: nn.Module, shape: Tuple[int, int]) -> int:
@@ -342,7 +354,8 @@ def export_graph(module: nn.Module,
                  batch_size: int = 1,
                  metadata: Optional[Dict[str, str]] = None,
                  backbone: Optional[nn.Module] = None,
-                 deployed: bool = True) -> Dict[str, object]:
+                 deployed: bool = True,
+                 align_channels: int = 0) -> Dict[str, object]:
     """Trace ``module`` (``tensor -> tensor(s)``, eval mode) into an ONNX file, atomically.
 
     The one exporter behind :func:`export_onnx` and
@@ -351,6 +364,7 @@ def export_graph(module: nn.Module,
     ``dynamic_batch``, free H x W on the input and on 4-D outputs with ``dynamic_hw`` (refused
     below :func:`min_input_size`), and the ``metadata_props`` every mmghost export carries
     (producer, shapes, the backbone and its width, ``min_input_size``) plus ``metadata``.
+    ``align_channels`` > 0 first puts ``module``'s GhostNet backbones in their aligned form.
     """
     onnx = _onnx()
 
@@ -365,6 +379,7 @@ def export_graph(module: nn.Module,
     module.eval()
     backbone = module if backbone is None else backbone
     min_size = dynamic_min_size(backbone, (h, w)) if dynamic_hw else None
+    aligned = align_backbones(module, align_channels)
 
     x = seeded_input((h, w), batch_size)
     with torch.no_grad():
@@ -388,6 +403,7 @@ def export_graph(module: nn.Module,
 
     meta = graph_metadata(backbone, (h, w), output_names, dynamic_batch, dynamic_hw,
                           batch_size, min_size, deployed, metadata)
+    meta['channel_layout'] = f'aligned to {align_channels} channels' if aligned else 'plain'
 
     path = osp.abspath(path)
     buffer = io.BytesIO()

@@ -98,6 +98,7 @@ def test_exported_detector_gives_mmdets_predictions(name, backend, request, tmp_
     info = export_detector(det, path, shape=(96, 96), dynamic_hw=True)
     meta = read_metadata(path)
     assert meta['task'] == 'detector' and meta['num_classes'] == '3'
+    assert meta['channel_layout'] == 'aligned to 16 channels'  # the default, in both runtimes
     assert info['output_names'] == ['boxes', 'scores', 'labels']
     run = create_backend(backend, path)
     sizes = [(96, 96), (128, 160)] if name == 'yolov3' else [(96, 96), (97, 131), (64, 200)]

@@ -78,7 +78,8 @@ def test_v2_classifier_dfc_resize_is_nearest_asymmetric_floor(tmp_path):
     from mmghost.export import check_onnx, dfc_input_sizes, export_onnx, resize_attributes
     model = calibrated(build(classifier_cfg('GhostNetV2', 0.5)))
     path = str(tmp_path / 'v2.onnx')
-    export_onnx(model, path, shape=(97, 131), dynamic_hw=True, opset=13)
+    # The plain layout: the aligned one (the default) adds a Resize to each SE gate.
+    export_onnx(model, path, shape=(97, 131), dynamic_hw=True, opset=13, align_channels=0)
     resizes = resize_attributes(path)
     assert len(resizes) == len(dfc_input_sizes(model, 64)) == 14  # one per DFC gate
     for attrs in resizes:  # PyTorch's legacy nearest: src = floor(dst * in / out)

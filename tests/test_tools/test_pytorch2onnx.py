@@ -49,7 +49,11 @@ rc['v3s_deploy'] = tool({TOOL!r}, 'tiny_v3s.py', 'tiny_v3s_deploy.pth', 'v3s.onn
                         '--backbone-only', '--dynamic-hw', '--check-shapes', '7,9', '31,33')
 rc['static'] = tool({TOOL!r}, 'tiny_v3s.py', 'tiny_v3s.pth', 'static.onnx', '--shape', '32', '40',
                     '--no-dynamic-batch')
+rc['plain'] = tool({TOOL!r}, 'tiny_v2.py', 'tiny_v2.pth', 'plain.onnx', '--shape', '64',
+                   '--align-channels', '0')
 kw = dict(check=False)
+rc['bad_align'] = tool({TOOL!r}, 'tiny_v2.py', 'tiny_v2.pth', 'bad2.onnx', '--align-channels',
+                       '-1', **kw)
 rc['small'] = tool({TOOL!r}, 'tiny_v2.py', 'tiny_v2.pth', 'small.onnx', '--shape', '32',
                    '--dynamic-hw', **kw)
 rc['small_check'] = tool({TOOL!r}, 'tiny_v2.py', 'tiny_v2.pth', 'small2.onnx', '--shape', '64',
@@ -72,11 +76,11 @@ if saved is not None:
 result(**{{k: v[0] for k, v in rc.items()}})
 '''
     res, out = run_tools(code, tmp_path)
-    assert res['v2'] == res['v3s_deploy'] == res['static'] == 0, out[-4000:]
+    assert res['v2'] == res['v3s_deploy'] == res['static'] == res['plain'] == 0, out[-4000:]
     for key in ('small', 'small_check', 'static_check', 'bad_hw', 'mismatch', 'ov_suffix',
-                'no_openvino'):
+                'no_openvino', 'bad_align'):
         assert res[key] != 0, (key, out[-4000:])
-    for name in ('small', 'small2', 'static2', 'bad', 'mismatch', 'ov1', 'ov2'):
+    for name in ('small', 'small2', 'static2', 'bad', 'bad2', 'mismatch', 'ov1', 'ov2'):
         assert not (tmp_path / f'{name}.onnx').exists(), name
     assert not list(tmp_path.glob('.*.tmp'))
     # Every size was checked and printed (batch 2 with a dynamic batch).
@@ -85,7 +89,7 @@ result(**{{k: v[0] for k, v in rc.items()}})
         assert f'onnxruntime vs PyTorch at {size}: max abs diff' in out, (size, out[-4000:])
     diffs = [float(line.split('relative ')[1].rstrip(')'))
              for line in out.splitlines() if 'onnxruntime vs PyTorch at' in line]
-    assert len(diffs) == 8 and max(diffs) <= RTOL
+    assert len(diffs) == 9 and max(diffs) <= RTOL
     assert out.count('mode=nearest, coordinate_transformation_mode=asymmetric, '
                      'nearest_mode=floor') == 3
     assert 'mean [125.3, 123.0, 113.9], std [63.0, 62.1, 66.7], bgr_to_rgb true' in out
@@ -95,9 +99,14 @@ result(**{{k: v[0] for k, v in rc.items()}})
                     "expected H,W (or HxW, or S), got '97;131'",
                     'tiny_v2.pth does not match the model of the config',
                     '--openvino writes an IR (.xml + .bin), got ov1.bin',
-                    'this backend needs openvino: pip install openvino'):
+                    'this backend needs openvino: pip install openvino',
+                    '--align-channels takes 0 (plain layout) or a channel block such as 16'):
         assert message in out, (message, out[-4000:])
     from mmghost.runtime import read_metadata
+    # GhostNets are channel-aligned for ONNX Runtime unless asked otherwise.
+    assert read_metadata(str(tmp_path / 'v2.onnx'))['channel_layout'] == \
+        'aligned to 16 channels'
+    assert read_metadata(str(tmp_path / 'plain.onnx'))['channel_layout'] == 'plain'
     meta = read_metadata(str(tmp_path / 'v3s.onnx'))
     assert meta['task'] == 'backbone' and meta['outputs'] == '["stage3", "stage7"]'
     assert json.loads(meta['mean']) == [125.3, 123.0, 113.9] and meta['bgr_to_rgb'] == 'true'

@@ -7,8 +7,10 @@
 MODEL is what ``tools/analysis_tools/benchmark_latency.py`` takes (a config path, an
 ``mmdet::``/``mmpretrain::``/``mmghost::`` config name or ``timm:NAME``) or an exported
 ``.onnx`` / OpenVINO ``.xml`` file (profiled at ``--shape`` and each ``--batch``, so its input
-must take them). A model is re-parameterized and exported as the benchmark
-exports its ``@ort`` rows (fp32, static shape, per batch size; detectors whole), then
+must take them). A model is re-parameterized and exported as the benchmark exports its
+``@ort`` rows for ONNX Runtime (GhostNets channel-aligned; ``--plain`` for the plain layout)
+and its ``@openvino`` rows for OpenVINO (fp32, static shape, per batch size; detectors whole),
+then
 profiled in a process without torch: ONNX Runtime's profiler (its optimized graph: ``Conv``
 with fused activations, the ``ReorderInput``/``ReorderOutput`` of its NCHWc layout, ...) and
 OpenVINO's performance counters (f32, the latency hint). One table per backend and batch size:
@@ -29,6 +31,8 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--backends', nargs='+', default=['onnxruntime', 'openvino'],
                         choices=['onnxruntime', 'openvino'])
+    parser.add_argument('--plain', action='store_true', help='ONNX Runtime: export GhostNets '
+                        'in the plain channel layout (as OpenVINO takes them)')
     parser.add_argument('--runs', type=int, default=50, help='profiled runs per model')
     parser.add_argument('--warmup', type=int, default=5)
     parser.add_argument('--out-md', help='also write the tables to this markdown file')
@@ -42,7 +46,7 @@ def parse_args(argv=None):
 
 
 def exported_files(args, workdir):
-    """``{(label, batch): (onnx or xml path, backends it can run in)}``."""
+    """``{(label, batch): {backend: onnx or xml path}}``."""
     from mmghost.analysis import build_model, model_label, parse_spec
     from mmghost.analysis.calls import make_exported_call
     shape = (args.shape[0], args.shape[-1])
@@ -51,14 +55,16 @@ def exported_files(args, workdir):
         if m.endswith(('.onnx', '.xml')):
             label = osp.basename(m)
             for b in args.batch:  # the file's own batch (static) or any (dynamic)
-                files[(label, b)] = (m, ['openvino'] if m.endswith('.xml') else args.backends)
+                files[(label, b)] = {k: m for k in args.backends
+                                     if k == 'openvino' or not m.endswith('.xml')}
             continue
         spec = parse_spec(m)
         model = build_model(spec.name, deploy=True)
+        forms = {'onnxruntime': 'ort-plain' if args.plain else 'ort', 'openvino': 'openvino'}
         for b in args.batch:
-            _, info = make_exported_call(model, 'ort', 'model', b, shape, args.threads,
-                                         workdir)
-            files[(model_label(spec.name), b)] = (info['path'], args.backends)
+            files[(model_label(spec.name), b)] = {
+                k: make_exported_call(model, forms[k], 'model', b, shape, args.threads,
+                                      workdir)[1]['path'] for k in args.backends}
     return files
 
 
@@ -72,9 +78,9 @@ def main(argv=None):
         files = exported_files(args, workdir)
         for backend in args.backends:
             for b in args.batch:
-                models = {label: (backend, path, [b, 3, shape[0], shape[1]])
-                          for (label, batch), (path, backends) in files.items()
-                          if batch == b and backend in backends}
+                models = {label: (backend, paths[backend], [b, 3, shape[0], shape[1]])
+                          for (label, batch), paths in files.items()
+                          if batch == b and backend in paths}
                 if not models:
                     continue
                 profiles = profile_ops_in_subprocess(models, args.threads, args.runs,
