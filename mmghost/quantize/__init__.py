@@ -5,5 +5,6 @@ from mmghost._lazy import lazy_exports
 
 __getattr__, __all__ = lazy_exports(__name__, {
     'post_training': ('LAYER_GROUPS', 'DEFAULT_KEEP_FLOAT', 'CALIBRATION_METHODS',
-                      'calibration_batches', 'float_nodes', 'quantize_model'),
+                      'BACKEND_SUFFIX', 'default_backend', 'calibration_batches', 'float_nodes',
+                      'quantize_model'),
 })

@@ -1,13 +1,24 @@
 """INT8 post-training quantization of exported models: static, per-channel, calibrated on
 images of the config's training set (pre-processed as at test time).
 
-Two routes, chosen with ``backend``:
+Two routes, one per runtime, chosen with ``backend`` or, by default, by the output file's
+suffix (:func:`default_backend`: ``.xml`` -> OpenVINO's, ``.onnx`` -> ONNX Runtime's):
 
 * ``'onnxruntime'``: ONNX Runtime's QDQ quantizer (``quantize_static``, per-channel int8
   weights, uint8 activations, MinMax calibration); the result is an ONNX file that ONNX
   Runtime (and OpenVINO) run;
 * ``'openvino'``: NNCF's post-training quantization of the OpenVINO model; the result is an
   OpenVINO IR (``.xml``).
+
+Each is the faster INT8 route of its runtime (measured 2026-12-07 on GhostNetV3-1.0x and
+MobileNetV3-Large, 224, batch 1 and 8, docs/deployment.md#int8): in OpenVINO, NNCF's IR ran
+faster than ONNX Runtime's QDQ file read by OpenVINO (GhostNetV3 0.86x / 0.81x its time); in
+ONNX Runtime, its own QDQ file ran about as fast as NNCF's QDQ export (1.06x / 1.04x;
+MobileNetV3-Large 0.77x / 0.58x). On CPUs measured so far, INT8 in ONNX Runtime runs slower
+than its fp32 (1.9-2.2x with VNNI, 1.1-2.4x without): for speed on CPU, quantize for OpenVINO.
+Both routes run faster from the plain channel layout than from the channel-aligned one
+``pytorch2onnx.py`` writes for ONNX Runtime's fp32 kernels (GhostNetV3 in ONNX Runtime: 1.4x
+/ 1.2x the time), so a channel-aligned input is quantized with a warning.
 
 Which layers stay in float is ``keep_float``, a list of layer groups found in the graph by
 their names and attributes: ``'first_conv'`` (the stem), ``'head_outputs'`` (the last convs of
@@ -24,8 +35,8 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-__all__ = ['LAYER_GROUPS', 'DEFAULT_KEEP_FLOAT', 'CALIBRATION_METHODS', 'calibration_batches',
-           'float_nodes', 'quantize_model']
+__all__ = ['LAYER_GROUPS', 'DEFAULT_KEEP_FLOAT', 'CALIBRATION_METHODS', 'BACKEND_SUFFIX',
+           'default_backend', 'calibration_batches', 'float_nodes', 'quantize_model']
 
 LAYER_GROUPS = ('first_conv', 'head_outputs', 'depthwise', 'dfc')
 #: ONNX Runtime's calibration methods: the range of each activation from its min and max over
@@ -35,6 +46,8 @@ CALIBRATION_METHODS = ('minmax', 'percentile', 'entropy')
 #: last layers in float cost the most accuracy when quantized; keeping the DFC branches and
 #: the depth-wise convs in float too recovered nothing more and saved no time.
 DEFAULT_KEEP_FLOAT = ('first_conv', 'head_outputs')
+#: The file each route writes.
+BACKEND_SUFFIX = {'onnxruntime': '.onnx', 'openvino': '.xml'}
 # The last conv / linear layer of each head: RetinaNet, YOLOv3, RPN, the R-CNN box head, the
 # mask head, mmpretrain's linear heads, timm's classifier.
 _HEAD_OUTPUTS = re.compile(r'(retina_cls|retina_reg|convs_pred|conv_cls|conv_reg|rpn_cls|'
@@ -122,10 +135,24 @@ def float_nodes(onnx_path: str, groups: Iterable[str]) -> List[str]:
     return names
 
 
+def default_backend(out_path: str) -> str:
+    """The route for the runtime ``out_path`` is for: ``'openvino'`` for an IR (``.xml``),
+    ``'onnxruntime'`` for ``.onnx`` (module docstring: each runtime's faster INT8 route).
+
+    Raises:
+        ValueError: Another suffix.
+    """
+    for backend, suffix in BACKEND_SUFFIX.items():
+        if out_path.endswith(suffix):
+            return backend
+    raise ValueError(f'{out_path}: write INT8 models as .onnx (ONNX Runtime QDQ) or .xml '
+                     f'(an OpenVINO IR, quantized by NNCF)')
+
+
 def quantize_model(onnx_path: str,
                    out_path: str,
                    calibration: Sequence[np.ndarray],
-                   backend: str = 'onnxruntime',
+                   backend: Optional[str] = None,
                    keep_float: Iterable[str] = DEFAULT_KEEP_FLOAT,
                    per_channel: bool = True,
                    method: str = 'percentile',
@@ -136,7 +163,8 @@ def quantize_model(onnx_path: str,
         onnx_path (str): The fp32 ONNX export (mmghost metadata is carried over).
         out_path (str): ``.onnx`` for ``backend='onnxruntime'``, ``.xml`` for ``'openvino'``.
         calibration (list[np.ndarray]): Calibration batches (:func:`calibration_batches`).
-        backend (str): ``'onnxruntime'`` (QDQ) or ``'openvino'`` (NNCF).
+        backend (str, optional): ``'onnxruntime'`` (QDQ) or ``'openvino'`` (NNCF); by
+            default :func:`default_backend` of ``out_path``.
         keep_float (list[str]): Layer groups left in float.
         per_channel (bool): Per-channel weight scales. Defaults to True.
         method (str): ONNX Runtime's activation calibration, one of
@@ -154,7 +182,16 @@ def quantize_model(onnx_path: str,
     if method not in CALIBRATION_METHODS:
         raise ValueError(f'unknown calibration method {method!r}; choose one of '
                          f'{CALIBRATION_METHODS}')
+    if backend is None:
+        backend = default_backend(out_path)
+    if backend in BACKEND_SUFFIX and not out_path.endswith(BACKEND_SUFFIX[backend]):
+        raise ValueError(f'the {backend} route writes {BACKEND_SUFFIX[backend]} files, got '
+                         f'{out_path}')
     keep = float_nodes(onnx_path, keep_float)
+    layout = _metadata(onnx_path).get('channel_layout', 'plain')
+    if layout != 'plain':
+        warnings.warn(f'{onnx_path} is {layout} (for ONNX Runtime\'s fp32 kernels); INT8 runs '
+                      f'faster from the plain layout: export with --align-channels 0')
     folder = osp.dirname(osp.abspath(out_path))
     os.makedirs(folder, exist_ok=True)
     if backend == 'onnxruntime':
@@ -185,8 +222,7 @@ def _quantize_ort(onnx_path, out_path, calibration, keep, per_channel, folder, m
         def get_next(self):
             return next(self.items, None)
 
-    meta = {p.key: p.value for p in onnx.load(onnx_path, load_external_data=False)
-            .metadata_props}
+    meta = _metadata(onnx_path)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         out = osp.join(tmp, 'int8.onnx')
         quantize_static(onnx_path, out, _Reader(), quant_format=QuantFormat.QDQ,
@@ -215,8 +251,6 @@ def _quantize_openvino(onnx_path, out_path, calibration, keep):
         raise ImportError('OpenVINO quantization needs openvino and nncf: pip install '
                           '"mmghost[deploy]"') from e
     from mmghost.runtime.backends import save_openvino
-    if not out_path.endswith('.xml'):
-        raise ValueError(f'an OpenVINO IR is written as .xml (+ .bin), got {out_path}')
     model = ov.convert_model(onnx_path)
     names = {op.get_friendly_name() for op in model.get_ops()}
     ignored = nncf.IgnoredScope(names=[n for n in keep if n in names], validate=False)
@@ -243,6 +277,12 @@ def _quantize_openvino(onnx_path, out_path, calibration, keep):
                   extra_metadata=dict(precision='int8', quantized_by=how,
                                       float_nodes=str(len(keep)),
                                       calibration_images=str(len(calibration))))
+
+
+def _metadata(onnx_path: str) -> Dict[str, str]:
+    import onnx
+    proto = onnx.load(onnx_path, load_external_data=False)
+    return {p.key: p.value for p in proto.metadata_props}
 
 
 def _raised_in(error: BaseException, module_part: str) -> bool:

@@ -24,7 +24,7 @@ def exported(tmp_path_factory):
     x = torch.randn(8, 3, 64, 64)
     randomize_bn(model, inputs=lambda m: m(x, mode='tensor'))
     path = str(tmp_path_factory.mktemp('q') / 'v2.onnx')
-    export_onnx(model.eval(), path, shape=(64, 64))
+    export_onnx(model.eval(), path, shape=(64, 64), align_channels=0)  # INT8's layout
     rng = np.random.default_rng(0)
     calib = [rng.standard_normal((1, 3, 64, 64)).astype(np.float32) for _ in range(16)]
     return path, calib
@@ -135,6 +135,38 @@ def test_openvino_quantizes_mobilenetv3_style_hsigmoid_gates(tmp_path):
     ref = model(torch.from_numpy(calib[0])).detach().numpy()
     got = _outputs(out, calib[:1], backend='openvino')
     assert np.abs(got - ref).max() <= 0.1 * np.abs(ref).max()
+
+
+def test_the_route_follows_the_runtime_of_the_output_file(exported, tmp_path):
+    from mmghost.quantize import default_backend, quantize_model
+    from mmghost.runtime import read_metadata
+    assert default_backend('a/m.xml') == 'openvino'
+    assert default_backend('m.onnx') == 'onnxruntime'
+    with pytest.raises(ValueError, match=r'as \.onnx .* or \.xml'):
+        default_backend('m.bin')
+    path, calib = exported
+    out = str(tmp_path / 'm.onnx')
+    assert quantize_model(path, out, calib[:2])['backend'] == 'onnxruntime'
+    assert read_metadata(out)['quantized_by'].startswith('onnxruntime QDQ')
+    with pytest.raises(ValueError, match=r'the onnxruntime route writes \.onnx files'):
+        quantize_model(path, str(tmp_path / 'n.xml'), calib, backend='onnxruntime')
+    pytest.importorskip('nncf')
+    pytest.importorskip('openvino')
+    out = str(tmp_path / 'm.xml')
+    assert quantize_model(path, out, calib[:2])['backend'] == 'openvino'
+    assert read_metadata(out)['quantized_by'].startswith('nncf')
+
+
+def test_a_channel_aligned_input_is_quantized_with_a_warning(tmp_path):
+    from mmghost.export import export_onnx
+    from mmghost.quantize import float_nodes, quantize_model
+    model = build(classifier_cfg('GhostNetV2', 0.5)).eval()
+    path = str(tmp_path / 'aligned.onnx')
+    export_onnx(model, path, shape=(64, 64))  # aligned for ONNX Runtime's fp32 kernels
+    assert float_nodes(path, ['dfc'])  # the DFC layer group is still found by name
+    calib = [np.zeros((1, 3, 64, 64), np.float32)]
+    with pytest.warns(UserWarning, match='INT8 runs faster from the plain layout'):
+        quantize_model(path, str(tmp_path / 'q.onnx'), calib)
 
 
 def test_bad_input_writes_nothing(exported, tmp_path):
