@@ -160,3 +160,41 @@ def test_ghostnet_latency_goal_ratios():
     assert '| 0.71 | 0.71 | <= 1.00 | met |' in \
         lines['ours best INT8 (openvino-int8) / ours best fp32 (openvino)']
     assert not [k for k in lines if 'timm best INT8' in k]  # the unsupported row is not used
+
+
+def test_ghost_vs_mobilenet_table_and_goals():
+    """benchmarks/ghost_vs_mobilenet.py: GhostNetV3 against MobileNetV3-L and timm in each
+    form, its best path over its own FLOP floor, one compact row per model (median and p10),
+    an unmeasured peer row said so rather than dropped."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'ghost_vs_mobilenet', osp.join(REPO, 'benchmarks', 'ghost_vs_mobilenet.py'))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    specs = bench.specs(with_timm=True)
+    assert sum(s.endswith('@ort-plain') for s in specs) == 3  # V1, V2, V3: the rewritten ones
+    assert sum(s.endswith('@exported') for s in specs) == 8
+
+    def row(model, form, ms, **extra):
+        return dict(model=model, form=form, batch=1, status='ok', median_ms=ms, p10_ms=ms / 2,
+                    top1=77.1 if model == 'ghostnetv3' else None, macs=167e6, **extra)
+
+    rows = [row('ghostnetv3', 'ort-plain', 10.0), row('ghostnetv3', 'ort', 9.0, floor_ms=2.0),
+            row('ghostnetv3', 'openvino', 6.0, floor_ms=2.0),
+            row('ghostnetv3', 'openvino-int8', 4.0, floor_ms=2.0),
+            row('mobilenet-v3-large', 'ort', 6.0), row('mobilenet-v3-large', 'openvino', 5.0),
+            dict(row('mobilenet-v3-large', 'openvino-int8', 1.0), status='unsupported'),
+            row('timm:ghostnetv3_100', 'ort', 10.0), row('timm:ghostnetv3_100', 'openvino', 5.0)]
+    lines = {line.split(' | ')[0][2:]: line for line in bench.goal_lines(rows, 1)}
+    assert lines['GhostNetV3 / MobileNetV3-L, ort'] == \
+        '| GhostNetV3 / MobileNetV3-L, ort | 1.50 | 1.50 | <= 1.00 | NOT met |'
+    assert lines['GhostNetV3 / MobileNetV3-L, openvino-int8'].endswith('| not measured |')
+    assert lines['GhostNetV3 best (openvino-int8) / FLOP floor (2.00 ms)'].endswith(
+        '| 2.00 | 1.00 | <= 2.00 | met |')
+    assert lines['GhostNetV3 / timm ghostnetv3_100, ort'].endswith('| 0.90 | 0.90 | <= 0.80 | '
+                                                                   'NOT met |')
+    table = bench.compact_table(rows, 1).splitlines()
+    assert table[2] == ('| ghostnetv3 | 77.1 | 167 | 10.00 (5.00) | 9.00 (4.50) | – | '
+                        '6.00 (3.00) | 4.00 (2.00) | 2.00 |')
+    assert table[3].startswith('| mobilenet-v3-large | – | 167 | – | 6.00 (3.00) | – |')
+    assert table[3].endswith('| – | – |')  # the unsupported INT8 row: no time, no floor
