@@ -13,6 +13,7 @@ torch.set_num_threads(THREADS)
 if _WORKERS > 1:
     os.environ['OMP_NUM_THREADS'] = str(THREADS)
 sys.path.insert(0, os.path.dirname(__file__))
+pytest_plugins = ['strict_skips']  # CI / MMGHOST_STRICT=1: a skip fails the run
 
 
 @pytest.fixture(autouse=True)

@@ -176,15 +176,22 @@ def test_norm_eval(name):
 
 
 @pytest.mark.parametrize('name', ['GhostNetV2', 'GhostNetV3'])
-def test_with_cp_same_gradients(name):
+def test_with_cp_same_gradients(name, monkeypatch):
+    from mmghost.models.layers import ghost_bottleneck
     torch.manual_seed(0)
     ref = CLASSES[name](widen_factor=0.5, out_indices=(4, 9)).train()
     cp_model = CLASSES[name](widen_factor=0.5, out_indices=(4, 9), with_cp=True).train()
     cp_model.load_state_dict(ref.state_dict())
-    assert all(b.with_cp for b in cp_model.modules() if isinstance(b, GhostBottleneck))
+    calls = []  # every bottleneck's forward goes through torch's checkpoint, once per block
+    checkpoint = ghost_bottleneck.cp.checkpoint
+    monkeypatch.setattr(ghost_bottleneck.cp, 'checkpoint',
+                        lambda fn, *a, **k: calls.append(fn) or checkpoint(fn, *a, **k))
     x = torch.randn(2, 3, 64, 64)
     for model in (ref, cp_model):
+        before = len(calls)
         sum(o.sum() for o in model(x)).backward()
+        blocks = sum(isinstance(b, GhostBottleneck) for b in model.modules())
+        assert len(calls) - before == (blocks if model is cp_model else 0)
     for (n, p), q in zip(ref.named_parameters(), cp_model.parameters()):
         assert torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-5), n
 
