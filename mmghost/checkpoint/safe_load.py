@@ -7,8 +7,15 @@ torch >= 2.6 loads with ``weights_only=True`` by default, and mmengine 0.10.7 ca
 allowlists exactly the types mmengine writes into its checkpoints; anything else stays refused
 by torch. :func:`load_checkpoint_safely` reads any checkpoint file that way (``.safetensors``
 with safetensors) and turns every failure into one :class:`CheckpointError` naming the file.
+
+One thing the allowlist cannot see: ``HistoryBuffer.__setstate__`` writes a checkpoint's
+``statistics_methods`` into the class, for every buffer of the process. Lookups are limited to
+the four methods mmengine registers, and :func:`load_checkpoint_safely` also refuses (and
+undoes) a file that maps a statistic to another one's method; a load through mmengine's own
+``torch.load`` (``resume``) gets the lookup limit only.
 """
 import argparse
+import contextlib
 import os.path as osp
 import pickle
 import re
@@ -22,20 +29,46 @@ class CheckpointError(ValueError):
     """A checkpoint cannot be read or used; the message names the file and the problem."""
 
 
+#: The statistics methods mmengine registers on every HistoryBuffer, which its checkpoints
+#: pickle as ``getattr(HistoryBuffer, NAME)``; nothing else may be looked up.
+HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
 def _history_buffer_getattr(obj, name: str):
     """Stands in for ``builtins.getattr`` while unpickling with ``weights_only=True``.
 
     ``HistoryBuffer.__getstate__`` stores its statistics functions, which pickle as
-    ``getattr(HistoryBuffer, 'mean')``. Only that lookup is allowed; any other ``getattr`` in
-    a checkpoint is refused, so allowing HistoryBuffer does not open ``getattr`` in general.
+    ``getattr(HistoryBuffer, 'mean')``. Only the lookups of :data:`HISTORY_BUFFER_STATISTICS`
+    are allowed; any other ``getattr`` in a checkpoint (``register_statistics``, ``__init__``,
+    another class) is refused, so allowing HistoryBuffer does not open ``getattr`` in general.
     """
     from mmengine.logging.history_buffer import HistoryBuffer
-    if obj is HistoryBuffer and isinstance(name, str) and not name.startswith('_') and \
-            callable(getattr(HistoryBuffer, name, None)):
+    if obj is HistoryBuffer and name in HISTORY_BUFFER_STATISTICS:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'refusing getattr({obj!r}, {name!r}) in a checkpoint: only the statistics methods '
-        f'of mmengine\'s HistoryBuffer may be looked up while loading with weights_only=True')
+        f'{", ".join(HISTORY_BUFFER_STATISTICS)} of mmengine\'s HistoryBuffer may be looked up '
+        f'while loading with weights_only=True')
+
+
+def _statistics_methods() -> dict:
+    from mmengine.logging.history_buffer import HistoryBuffer
+    return HistoryBuffer._statistics_methods
+
+
+def _check_statistics_unchanged(path: str, before: dict) -> None:
+    """Undo and refuse a load that rebound HistoryBuffer's statistics for the whole process
+    (its ``__setstate__`` writes a checkpoint's ``statistics_methods`` into the class)."""
+    methods = _statistics_methods()
+    if methods == before:
+        return
+    changed = sorted(k for k in set(methods) | set(before) if methods.get(k) is not before.get(k))
+    methods.clear()
+    methods.update(before)
+    raise CheckpointError(
+        f'refusing {path}: it rebinds mmengine HistoryBuffer statistics {changed} for the whole '
+        f'process (a checkpoint mmengine writes maps each statistic to its own method); the '
+        f'statistics were restored')
 
 
 def mmengine_safe_globals() -> List[object]:
@@ -82,6 +115,21 @@ def _refusal_message(path: str, error: Exception) -> str:
         f'`torch.save(ck.state_dict(), "clean.pth")`), and convert clean.pth.')
 
 
+@contextlib.contextmanager
+def _also_safe(extra: list):
+    """``extra`` allowed for the block, the process's allowlist as it was afterwards (torch's
+    own ``safe_globals`` context removes its globals on exit even if they were registered
+    before, which dropped :func:`allow_mmengine_checkpoints` after every call)."""
+    import torch
+    kept = torch.serialization.get_safe_globals()
+    torch.serialization.add_safe_globals(extra)
+    try:
+        yield
+    finally:
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(kept)
+
+
 def load_checkpoint_safely(path: str) -> object:
     """Read a checkpoint without executing pickled code.
 
@@ -98,7 +146,8 @@ def load_checkpoint_safely(path: str) -> object:
 
     Raises:
         CheckpointError: The file is missing, needs arbitrary unpickling (the message names
-            the global and says how to re-save the tensors), or is corrupt/truncated.
+            the global and says how to re-save the tensors), rebinds mmengine's HistoryBuffer
+            statistics (undone), or is corrupt/truncated.
     """
     if not osp.isfile(path):
         raise CheckpointError(f'checkpoint not found: {path}')
@@ -111,10 +160,18 @@ def load_checkpoint_safely(path: str) -> object:
             raise CheckpointError(f'cannot read {path} ({size} bytes) as a safetensors file '
                                   f'(corrupt or truncated?): {type(e).__name__}: {e}') from e
     import torch
+    before = dict(_statistics_methods())
     try:
-        with torch.serialization.safe_globals(mmengine_safe_globals() + [argparse.Namespace]):
-            return torch.load(path, map_location='cpu', weights_only=True)
+        with _also_safe(mmengine_safe_globals() + [argparse.Namespace]):
+            loaded = torch.load(path, map_location='cpu', weights_only=True)
+        _check_statistics_unchanged(path, before)
+        return loaded
+    except CheckpointError:
+        raise
     except pickle.UnpicklingError as e:
+        _check_statistics_unchanged(path, before)
+        if 'refusing getattr' in str(e):
+            raise CheckpointError(f'refusing to load {path}: {e}') from None
         if 'GLOBAL' in str(e) or 'global' in str(e):
             raise CheckpointError(_refusal_message(path, e)) from None
         raise CheckpointError(f'cannot read {path} ({size} bytes) as a PyTorch checkpoint '

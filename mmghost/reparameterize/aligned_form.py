@@ -166,8 +166,8 @@ class _AlignedGhost(nn.Module):
         if getattr(module, 'use_dfc', False):
             s = module.short_conv
             self.short_conv = nn.Sequential(_dense(s[0], s[1], cin, self.out_layout),
-                                       _depthwise(s[2], s[3], self.out_layout),
-                                       _depthwise(s[4], s[5], self.out_layout))
+                                            _depthwise(s[2], s[3], self.out_layout),
+                                            _depthwise(s[4], s[5], self.out_layout))
 
     def forward(self, x: Tensor) -> Tensor:
         x1 = self.act1(self.primary(x))

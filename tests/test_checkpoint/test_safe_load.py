@@ -49,3 +49,65 @@ def test_arbitrary_pickles_stay_refused(tmp_path, payload, match):
     torch.save(dict(x=payload), path)
     with pytest.raises(pickle.UnpicklingError, match=match):
         torch.load(path)
+
+
+def _numpy_object_array():
+    return np.array([os.system, 1], dtype=object)
+
+
+def _structured_with_object_field():
+    arr = np.zeros(1, dtype=[('w', 'f4'), ('f', 'O')])
+    arr['f'][0] = os.system
+    return arr
+
+
+def _register_statistics_lookup():
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    class _Lookup:
+        def __reduce__(self):
+            return (getattr, (HistoryBuffer, 'register_statistics'))
+
+    return _Lookup()
+
+
+@pytest.mark.parametrize('make,words', [
+    (lambda: _Evil(), ['system', 'needs arbitrary unpickling']),
+    (_register_statistics_lookup, ["refusing getattr", "'register_statistics'"]),
+    (_numpy_object_array, ['system', 'needs arbitrary unpickling']),
+    (_structured_with_object_field, ['system', 'needs arbitrary unpickling']),
+])
+def test_payloads_are_refused_with_a_clear_message_and_change_nothing(tmp_path, make, words):
+    from mmghost.checkpoint import CheckpointError, load_checkpoint_safely
+    allow_mmengine_checkpoints()
+    path = str(tmp_path / 'payload.pth')
+    torch.save(dict(state_dict=dict(w=torch.ones(1)), x=make()), path)
+    before = set(map(str, torch.serialization.get_safe_globals()))
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint_safely(path)
+    for w in words:
+        assert w in str(e.value), (w, str(e.value))
+    assert set(map(str, torch.serialization.get_safe_globals())) == before
+
+
+def test_a_checkpoint_that_rebinds_history_buffer_statistics_is_refused_and_undone(tmp_path):
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    from mmghost.checkpoint import CheckpointError, load_checkpoint_safely
+    methods = HistoryBuffer._statistics_methods
+    HistoryBuffer([1.0, 3.0], [1, 1])  # the defaults are registered
+    saved = dict(methods)
+    path = str(tmp_path / 'rebind.pth')
+    methods['mean'] = HistoryBuffer.max  # what a crafted checkpoint carries
+    try:
+        torch.save(dict(buf=HistoryBuffer([1.0, 3.0], [1, 1])), path)
+    finally:
+        methods.clear()
+        methods.update(saved)
+    with pytest.raises(CheckpointError, match=r"rebinds mmengine HistoryBuffer statistics "
+                                              r"\['mean'\]"):
+        load_checkpoint_safely(path)
+    assert methods == saved and HistoryBuffer([1.0, 3.0], [1, 1]).mean() == 2.0
+    # mmengine's own checkpoint (each statistic its own method) still loads.
+    torch.save(_mmengine_like_checkpoint(), str(tmp_path / 'ok.pth'))
+    assert load_checkpoint_safely(str(tmp_path / 'ok.pth'))['meta']['iter'] == 3
