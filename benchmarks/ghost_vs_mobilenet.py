@@ -12,7 +12,8 @@ a 2048^2 matmul for the FLOP floor; all timed in interleaved rounds (the exporte
 torch-free process), per batch size. ImageNet top-1 comes from the model zoos' metafiles and
 the family descriptors (:mod:`mmghost.analysis.top1`). It prints the runner's table, then
 one compact table (median ms per form, p10 in brackets) and the goals' ratios of medians
-(and of 10th percentiles, which noise inflates less), from this run only:
+and of 10th percentiles (which noise inflates less), from this run only; a goal is "met" when
+both ratios meet it, "NOT met" when neither does, and "noise" when they disagree:
 
 * GhostNetV3 / MobileNetV3-Large in each runtime and precision: <= 1.0;
 * GhostNetV3's best path / its FLOP floor (2 x MACs at the matmul's rate): <= 2.0;
@@ -87,6 +88,11 @@ def compact_table(rows, batch: int) -> str:
     return '\n'.join(lines)
 
 
+def verdict(of_medians: float, of_p10s: float, bound: float) -> str:
+    met = (of_medians <= bound, of_p10s <= bound)
+    return 'met' if all(met) else 'NOT met' if not any(met) else 'noise'
+
+
 def goal_lines(rows, batch: int):
     """``| ratio | of medians | of p10s | goal | verdict |`` rows for one batch size."""
     ok = _ok(rows, batch)
@@ -98,7 +104,7 @@ def goal_lines(rows, batch: int):
             return
         r, r10 = num['median_ms'] / den['median_ms'], num['p10_ms'] / den['p10_ms']
         lines.append(f'| {what} | {r:.2f} | {r10:.2f} | <= {bound:.2f} | '
-                     f'{"met" if r <= bound else "NOT met"} |')
+                     f'{verdict(r, r10, bound)} |')
 
     for form in FORMS[1:]:
         ratio(f'GhostNetV3 / MobileNetV3-L, {form}', ok.get((V3, form)), ok.get((MBV3, form)),
@@ -107,10 +113,9 @@ def goal_lines(rows, batch: int):
     best = min(ours, key=lambda r: r['median_ms']) if ours else None
     if best and best.get('floor_ms'):
         floor = best['floor_ms']
-        r = best['median_ms'] / floor
+        r, r10 = best['median_ms'] / floor, best['p10_ms'] / floor
         lines.append(f'| GhostNetV3 best ({best["form"]}) / FLOP floor ({floor:.2f} ms) | '
-                     f'{r:.2f} | {best["p10_ms"] / floor:.2f} | <= 2.00 | '
-                     f'{"met" if r <= 2 else "NOT met"} |')
+                     f'{r:.2f} | {r10:.2f} | <= 2.00 | {verdict(r, r10, 2.0)} |')
     for form in FORMS[1:]:
         ratio(f'GhostNetV3 / timm ghostnetv3_100, {form}', ok.get((V3, form)),
               ok.get((TIMM, form)), 0.8)
