@@ -116,7 +116,7 @@ def truncated_checkpoint(tmp_path):
     torch.save({'state_dict': M.GhostNetV3Small().state_dict()}, path)
     data = path.read_bytes()
     path.write_bytes(data[:len(data) * 2 // 3])
-    with pytest.raises(ValueError, match=r'ghostnetv3\.pth'):
+    with pytest.raises(ValueError, match=r'ghostnetv3\.pth .*\(corrupt or truncated\?\)'):
         load_checkpoint_safely(str(path))
     from mmghost.engine.crash_safety import checkpoint_problem
     assert 'truncated' in checkpoint_problem(str(path))
@@ -425,12 +425,26 @@ def kd_tau_not_positive(tmp_path):
         _kd_build(tau=0)
 
 
+def _listing(root):
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob('*') if p.is_file()}
+
+
+#: What a refused input must never leave behind: atomic writes' temporaries, partial exports.
+HALF_WRITTEN = ('.tmp', '.onnx', '.xml', '.bin', '.param', '.ncnn.bin')
+
+
 @pytest.mark.parametrize('fn', CASES, ids=[f.__name__ for f in CASES])
 def test_bad_input(fn, request, tmp_path):
     kwargs = {}
     if 'coco_root' in fn.__code__.co_varnames[:fn.__code__.co_argcount]:
         kwargs['coco_root'] = request.getfixturevalue('coco_root')
+    before = _listing(tmp_path)
     fn(tmp_path, **kwargs)
+    new = {k: v for k, v in _listing(tmp_path).items() if k not in before}
+    # The case's own inputs stay; nothing the refused call wrote (a temporary, an export).
+    left = [k for k in new if k.endswith(HALF_WRITTEN) or osp.basename(k).startswith('.')]
+    assert not left, f'{fn.__name__} left {left}'
+    assert all(before[k] == v for k, v in _listing(tmp_path).items() if k in before)
 
 
 def test_the_catalogue_has_at_least_20_cases():

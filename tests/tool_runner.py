@@ -2,8 +2,10 @@
 
 ``run_tools(code, cwd)`` runs ``code`` in a fresh interpreter after the ``DRIVER`` prelude,
 which defines ``tool(script, *argv, check=True)`` (loads the script, calls its ``main()``
-with ``argv`` as ``sys.argv`` and returns ``(exit code, main's return value)``; with
-``check`` a non-zero exit stops the run) and ``result(**values)`` (hands JSON values back).
+with ``argv`` as ``sys.argv`` and returns ``(exit code, main's return value)``, the exit code
+being the one the script's ``__main__`` gives: ``sys.exit(main())`` turns a returned int into
+the code and anything else truthy into 1; with ``check`` a non-zero exit stops the run) and
+``result(**values)`` (hands JSON values back).
 """
 import json
 import os.path as osp
@@ -19,14 +21,19 @@ os.chdir(@CWD@)
 
 def tool(script, *argv, check=True):
     g = runpy.run_path(script, run_name='mmghost_tool')
+    with open(script) as f:
+        src = f.read()
+    exits_with_main = 'sys.exit(main())' in src or 'SystemExit(main())' in src
     sys.argv = [script] + [str(a) for a in argv]
     try:
-        return 0, g['main']()
+        ret = g['main']()
     except SystemExit as e:
-        rc = e.code if isinstance(e.code, int) else 1
-        if check and rc:
-            raise SystemExit(f'{script} {argv} exited with {rc}: {e.code}')
-        return rc, None
+        ret, rc = None, (e.code if isinstance(e.code, int) else 0 if e.code is None else 1)
+    else:  # what ``sys.exit(ret)`` would exit with (0 when __main__ just calls main())
+        rc = (0 if ret is None else ret if isinstance(ret, int) else 1) if exits_with_main else 0
+    if check and rc:
+        raise SystemExit(f'{script} {argv} exited with {rc}')
+    return rc, ret
 
 def result(**kw):
     print('@@RESULT ' + json.dumps(kw), flush=True)
