@@ -15,7 +15,7 @@ MobileNetV3-Large, 224, batch 1 and 8, docs/deployment.md#int8): in OpenVINO, NN
 faster than ONNX Runtime's QDQ file read by OpenVINO (GhostNetV3 0.86x / 0.81x its time); in
 ONNX Runtime, its own QDQ file ran about as fast as NNCF's QDQ export (1.06x / 1.04x;
 MobileNetV3-Large 0.77x / 0.58x). On CPUs measured so far, INT8 in ONNX Runtime runs slower
-than its fp32 (1.9-2.2x with VNNI, 1.1-2.4x without): for speed on CPU, quantize for OpenVINO.
+than its fp32 (1.2-2.5x with VNNI, 1.1-2.4x without): for speed on CPU, quantize for OpenVINO.
 Both routes run faster from the plain channel layout than from the channel-aligned one
 ``pytorch2onnx.py`` writes for ONNX Runtime's fp32 kernels (GhostNetV3 in ONNX Runtime: 1.4x
 / 1.2x the time), so a channel-aligned input is quantized with a warning.

@@ -16,9 +16,10 @@ outputs ``boxes, scores, labels`` (+ ``masks``) (:mod:`mmghost.export.detector_e
 GhostNet, GhostNetV2, GhostNetV3 and GhostNetV3-Small backbones are exported in their
 channel-aligned form (``--align-channels 16``, the default): the Ghost halves padded with zeros
 to whole 16-channel blocks, so that ONNX Runtime keeps its blocked CPU layout through the
-concats and gates (the same outputs; 0.85-0.95x the plain layout's time in ONNX Runtime,
-docs/deployment.md). OpenVINO runs the padded graph slower, so ``--align-channels 0`` writes
-the plain layout, and is the default with ``--openvino``.
+concats and gates (the same outputs; 0.76-0.91x the plain layout's time in ONNX Runtime at
+batch 8, 0.89-1.02x at batch 1, docs/benchmarks.md). OpenVINO runs the padded graph slower,
+and both INT8 routes quantize the plain one faster, so ``--align-channels 0`` writes the plain
+layout, and is the default with ``--openvino``.
 
 The graph's input is the *normalized* image (float32 N x 3 x H x W): the
 ``data_preprocessor``'s ``(pixel - mean) / std`` and BGR->RGB swap are not in the graph;

@@ -12,8 +12,9 @@ OUT's suffix picks the runtime, and with it the route, each runtime's faster one
   of ONNX Runtime's QDQ file in OpenVINO, and the fastest CPU path measured (GhostNetV3:
   0.5-0.6x ONNX Runtime's fp32);
 * ``OUT.onnx``: ONNX Runtime's QDQ quantizer (``--backend onnxruntime``), which both runtimes
-  run. In ONNX Runtime it is slower than the fp32 file on every CPU measured (1.9-2.2x with
-  AVX-512 VNNI, 1.1-2.4x with AVX2): for speed on CPU, quantize for OpenVINO.
+  run. In ONNX Runtime it is slower than the fp32 file on every CPU measured (1.2-2.5x with
+  AVX-512 VNNI for the eight classifiers of benchmarks/ghost_vs_mobilenet.py, 1.1-2.4x with
+  AVX2): for speed on CPU, quantize for OpenVINO.
 
 Quantize the plain channel layout (``pytorch2onnx.py --align-channels 0``): both routes run it
 faster than the layout aligned for ONNX Runtime's fp32 kernels (a warning says so). The
