@@ -159,11 +159,14 @@ def conv_from_fused(weight: Tensor, bias: Tensor, stride: int = 1, padding: int 
 
 
 class RepModuleMixin:
-    """A block with training-time branches that fuses *its own* branches.
+    """A block with training-time branches.
 
-    Subclasses set ``self.deploy`` and implement ``_fuse()``, which replaces their training
-    branches by deploy modules. ``switch_to_deploy()`` is idempotent and does not recurse:
-    :func:`switch_to_deploy` walks a whole model.
+    Subclasses set ``self.deploy`` and implement ``_fuse()``, which replaces their own
+    training branches by deploy modules. ``switch_to_deploy()`` fuses the blocks nested in
+    this one first, then its own branches, so that a block said to be deployed is deployed
+    through and through (a GhostBottleneck's method once fused only its depth-wise conv and
+    left its Ghost modules' branches); it is idempotent. :func:`switch_to_deploy` walks a
+    whole model, foreign blocks included.
     """
 
     deploy: bool = False
@@ -172,6 +175,9 @@ class RepModuleMixin:
     def switch_to_deploy(self) -> None:
         if self.deploy:
             return
+        for module in list(self.modules())[1:]:
+            if isinstance(module, RepModuleMixin):
+                module.switch_to_deploy()
         self._fuse()
         self.deploy = True
 

@@ -33,6 +33,9 @@ def _fused_equals_unfused(model, x, seed, rel=1e-4, calibrate=False):
     fused = copy.deepcopy(model)
     fused.switch_to_deploy()
     assert fused.deploy
+    # Fused for real, not only flagged: no training branch is left.
+    left = [n for n, _ in fused.named_modules() if 'rpr' in n or 'fusion_bn' in n]
+    assert not left, left
     with torch.no_grad():
         assert_close_rel(fused(x), model(x), rel, type(model).__name__)
     return fused

@@ -140,6 +140,16 @@ def test_classifier_fusion_exact(name, width):
     float64 the fusion agrees to 1e-9 there).
     """
     model = build(classifier_cfg(name, width))
+    # The fused model is the deploy config's model, module for module and tensor for tensor
+    # (a switch_to_deploy that only set flags would keep the branches and their BNs).
+    deployed = build(classifier_cfg(name, width, deploy=True))
+    fused = switch_to_deploy(copy.deepcopy(model))
+    assert sorted((n, type(m).__name__) for n, m in fused.named_modules()) == \
+        sorted((n, type(m).__name__) for n, m in deployed.named_modules())
+    assert {k: v.shape for k, v in fused.state_dict().items()} == \
+        {k: v.shape for k, v in deployed.state_dict().items()}
+    assert sum(p.numel() for p in fused.parameters()) == \
+        sum(p.numel() for p in deployed.parameters()) < sum(p.numel() for p in model.parameters())
     for i, (h, w) in enumerate(SIZES):
         # Enough samples that deep, tiny maps (1x1 at 32²) still get sane statistics.
         calib = torch.randn(min(32, max(4, 4 * 224 * 224 // (h * w))), 3, h, w)
