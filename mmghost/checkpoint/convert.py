@@ -24,6 +24,7 @@ to a temporary name in the destination folder and renamed. Checkpoints are read 
 checkpoint types and ``argparse.Namespace`` (timm's training scripts pickle their command
 line with it) are unpickled; anything else is refused before it can run.
 """
+import copy
 import hashlib
 import os.path as osp
 from collections import OrderedDict
@@ -120,8 +121,8 @@ def _timm_model(family: str, width: float, num_classes: int):
 
 def verify_with_timm(model: torch.nn.Module, source: Dict[str, torch.Tensor], family: str,
                      width: float, source_form: str, num_classes: Optional[int],
-                     shape: Sequence[int] = (224, 224), batch: int = 2
-                     ) -> Tuple[Optional[float], str]:
+                     shape: Sequence[int] = (224, 224), batch: int = 2,
+                     dtype: torch.dtype = torch.float32) -> Tuple[Optional[float], str]:
     """Compare our converted model with timm's model holding the source weights.
 
     timm's model is built in the source's form and loads the *source* state_dict as read (the
@@ -140,6 +141,10 @@ def verify_with_timm(model: torch.nn.Module, source: Dict[str, torch.Tensor], fa
             (``forward_features``) instead of logits.
         shape (Sequence[int]): ``(H, W)`` of the random input. Defaults to ``(224, 224)``.
         batch (int): Batch size of the random input. Defaults to 2.
+        dtype (torch.dtype): Both models run in this dtype (on copies of ours). float64 tells
+            an exact fusion (1e-12) from a wrong weight; in float32 the fused model's sums run
+            in another order, which a deep random network amplifies past 1e-4. Defaults to
+            float32.
 
     Returns:
         tuple: ``(max |ours - timm| / max |timm|, timm model name)``; ``(None, reason)`` when
@@ -166,9 +171,12 @@ def verify_with_timm(model: torch.nn.Module, source: Dict[str, torch.Tensor], fa
         raise ConversionError(f'verification failed: timm {name} cannot load the source '
                               f'weights ({str(e).splitlines()[0]}...); --no-verify skips the '
                               f'check') from None
-    x = seeded_input(shape, batch)
+    x = seeded_input(shape, batch).to(dtype)
     was_training = model.training
     model.eval()
+    if dtype != torch.float32:
+        model = copy.deepcopy(model).to(dtype)
+        timm_model.to(dtype)
     timm_model.eval()
     with torch.no_grad():
         if num_classes is None:
@@ -242,9 +250,10 @@ def convert_checkpoint(src: str,
         verify (bool, optional): Compare logits with timm's model holding the source weights
             (eval mode, random input). None: when timm is importable.
         verify_shape (Sequence[int]): ``(H, W)`` of the verification input.
-        rtol (float): Largest allowed ``max|ours - timm| / max|timm|``. An output fused from a
-            training-form source (``deploy=True``) is allowed ``max(rtol, 1e-4)``, since fusion
-            changes the float summation order.
+        rtol (float): Largest allowed ``max|ours - timm| / max|timm|``. A model fused from a
+            training-form source (``deploy=True``) is fused and compared in float64, where
+            fusion is exact to round-off (in float32 the new summation order alone, amplified
+            by random BN statistics, reached 1e-4), then stored in float32.
         log (callable): Receives the report lines. Defaults to ``print``.
 
     Returns:
@@ -331,9 +340,10 @@ def convert_checkpoint(src: str,
     out_form = form
     if deploy and form == 'train':
         if fam.reparam:
+            model.double()  # fused in float64 (then stored in float32): exact to round-off
             model.backbone.switch_to_deploy()
             out_form = 'deploy'
-            log('re-parameterized: switch_to_deploy')
+            log('re-parameterized: switch_to_deploy (in float64)')
         else:
             log(f'--deploy: {fam.backbone} has nothing to re-parameterize; written as it is')
 
@@ -341,15 +351,17 @@ def convert_checkpoint(src: str,
                f'({"deploy form" if out_form == "deploy" else "training form"})'
     max_diff = None
     if verify:
-        tol = max(rtol, 1e-4) if out_form != form else rtol
+        tol = rtol
+        fused = out_form != form  # compared in float64: fusion is exact there
         max_diff, name = verify_with_timm(model, raw, fam_key, width, form, num_classes,
-                                          shape=verify_shape)
+                                          shape=verify_shape,
+                                          dtype=torch.float64 if fused else torch.float32)
         if max_diff is None:
             log(f'not verified: {name}')
         else:
             log(f'verified against timm {name}: max relative '
                 f'{"feature" if backbone_only else "logit"} difference {max_diff:.2e} '
-                f'(tolerance {tol:.0e})')
+                f'(tolerance {tol:.0e}{", float64" if fused else ""})')
             if not max_diff <= tol:
                 raise ConversionError(
                     f'verification failed: our converted {out_what} differs from timm {name} '
@@ -358,6 +370,7 @@ def convert_checkpoint(src: str,
     else:
         log('not verified (--no-verify or timm not installed)')
 
+    model.float()
     state_dict = OrderedDict(
         (k, v) for k, v in model.state_dict().items()
         if not backbone_only or k.startswith('backbone.'))

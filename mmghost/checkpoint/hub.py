@@ -19,6 +19,11 @@ installed) and the result cached next to it, keyed by the source file's SHA-256:
 reads no network and converts nothing. Every failure is one :class:`CheckpointError` that
 names the model, the URL and what to do; no partial file stays in the cache.
 
+The cache heals: no publisher states a SHA-256 for these releases, so each download's own is
+recorded beside it (``FILE.sha256``) and checked when the file is reused; a cached download
+that no longer matches, or a converted file that no longer loads, is removed and fetched or
+converted again, once, with a warning.
+
 ``MMGHOST_CHECKPOINT_MIRROR=http://host:port`` downloads ``https://a/b/c`` from
 ``http://host:port/a/b/c`` instead (a local mirror of the published files).
 """
@@ -27,12 +32,13 @@ import os
 import os.path as osp
 import urllib.error
 import urllib.request
+import warnings
 from typing import Optional, Tuple
 
 from mmghost.families import PublishedModel, all_models, get_model_entry
 from mmghost.families.tables import classification_metafiles
 from .atomic import atomic_write
-from .safe_load import CheckpointError
+from .safe_load import CheckpointError, load_checkpoint_safely
 
 __all__ = ['SCHEME', 'MIRROR_ENV', 'resolve', 'cache_dir', 'download', 'fetch_converted',
            'load_published', 'register_loaders', 'model_index_path', 'register_model_index']
@@ -100,10 +106,18 @@ def download(model: PublishedModel, timeout: float = 60) -> Tuple[str, str]:
     release = model.release
     folder = cache_dir()
     path = osp.join(folder, _file_name(model))
+    recorded = path + '.sha256'  # the digest this download had when it was fetched
     if osp.isfile(path):
         digest = _sha256(path)
-        if release.sha256 is None or digest == release.sha256:
+        expected = release.sha256 or (open(recorded).read().strip()
+                                      if osp.isfile(recorded) else None)
+        if expected is None:  # cached before digests were recorded: record it now
+            atomic_write(recorded, digest.encode())
             return path, digest
+        if digest == expected:
+            return path, digest
+        warnings.warn(f'{model.name}: the cached {path} changed since it was downloaded '
+                      f'(SHA-256 {digest}, recorded {expected}); fetching it again')
         os.remove(path)  # a stale or damaged copy: fetch it again
     url = _download_url(release.url)
     h = hashlib.sha256()
@@ -139,6 +153,7 @@ def download(model: PublishedModel, timeout: float = 60) -> Tuple[str, str]:
 
     atomic_write(path, fetch)
     digest = h.hexdigest()
+    atomic_write(recorded, digest.encode())
     return path, digest
 
 
@@ -155,6 +170,8 @@ def fetch_converted(model: PublishedModel, log=None) -> str:
                            ema=ema, deploy=model.deploy, log=log or (lambda line: None))
     except ConversionError as e:
         os.remove(src)  # not the published file (another model, damaged): fetch it anew
+        if osp.isfile(src + '.sha256'):
+            os.remove(src + '.sha256')
         raise _fail(model, f'the file is not what the name says: {e}',
                     'It was removed from the cache; check the name and the mirror, or pass a '
                     'local file') from None
@@ -162,10 +179,33 @@ def fetch_converted(model: PublishedModel, log=None) -> str:
 
 
 def load_published(model: PublishedModel, map_location=None) -> dict:
-    """``{'meta', 'state_dict'}`` of ``model`` in our classifier's layout (cached)."""
-    import torch
+    """``{'meta', 'state_dict'}`` of ``model`` in our classifier's layout (cached). A cached
+    converted file that does not load is removed and converted again, once."""
     path = fetch_converted(model)
-    return torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        loaded = load_checkpoint_safely(path)
+    except CheckpointError as e:
+        warnings.warn(f'{model.name}: the cached {path} does not load ({e}); converting the '
+                      f'published file again')
+        os.remove(path)
+        path = fetch_converted(model)
+        try:
+            loaded = load_checkpoint_safely(path)
+        except CheckpointError as e2:
+            raise _fail(model, f'its converted file does not load: {e2}',
+                        'Remove the cache folder ' + cache_dir() + ' and try again') from None
+    import torch
+    if isinstance(map_location, (str, torch.device)) and str(map_location) != 'cpu':
+        loaded = _to(loaded, map_location, torch)  # read on the CPU, as load_checkpoint_safely does
+    return loaded
+
+
+def _to(obj, map_location, torch):
+    if isinstance(obj, torch.Tensor):
+        return obj.to(map_location)
+    if isinstance(obj, dict):
+        return type(obj)((k, _to(v, map_location, torch)) for k, v in obj.items())
+    return obj
 
 
 #: mmengine's own URL loader, which every URL that is not a GhostNet release goes to.

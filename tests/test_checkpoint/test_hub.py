@@ -4,6 +4,7 @@ Nothing can be downloaded here, so the published files are rebuilt in their layo
 random timm weights and served by a loopback HTTP server standing in for the publishers
 (``MMGHOST_CHECKPOINT_MIRROR``); torch's hub cache is a temporary folder.
 """
+import copy
 import dataclasses
 import os
 import os.path as osp
@@ -90,9 +91,11 @@ def test_name_and_url_load_converted_and_the_second_load_is_cached(
     assert_close_rel(logits(model, x), published['rep'].eval()(x), 1e-5)
     assert len(mirror['requests']) == 1
     files = cached_files(mirror['cache'])
-    assert files[0] == 'mmghost/' + REP + '_' + hub._sha256(
-        str(mirror['cache'] / 'repghostnet_0_5x_43M_66.95.pth.tar')) + '.pth'
-    assert files[1] == 'repghostnet_0_5x_43M_66.95.pth.tar'
+    digest = hub._sha256(str(mirror['cache'] / 'repghostnet_0_5x_43M_66.95.pth.tar'))
+    assert files == ['mmghost/' + REP + '_' + digest + '.pth',
+                     'repghostnet_0_5x_43M_66.95.pth.tar',
+                     'repghostnet_0_5x_43M_66.95.pth.tar.sha256']  # recorded at download
+    assert (mirror['cache'] / files[2]).read_text() == digest
 
     # Second load, by name and by the published URL: no request, no conversion.
     import mmghost.checkpoint.convert as convert
@@ -131,6 +134,48 @@ def test_detector_config_loads_every_backbone_key_from_the_published_name(
     with torch.no_grad():
         got = detector.backbone.eval()(x)[-1]
     assert_close_rel(got, published['v3_ema'].eval().forward_features(x), 1e-5)
+
+
+def test_the_cache_heals_a_damaged_converted_file_and_a_changed_download(mirror):
+    from mmengine.runner import load_checkpoint
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+
+    def load():
+        model = build_classifier('repghostnet', 0.5)
+        load_checkpoint(model, 'mmghost://' + REP, map_location='cpu', strict=True)
+        return logits(model, x)
+
+    ref = load()
+    converted = next(mirror['cache'] / f for f in cached_files(mirror['cache'])
+                     if f.startswith('mmghost/'))
+    data = converted.read_bytes()
+    converted.write_bytes(data[:len(data) // 2])  # a damaged converted file
+    with pytest.warns(UserWarning, match='does not load .*converting the published file again'):
+        assert torch.equal(load(), ref)
+    assert len(mirror['requests']) == 1  # converted again from the cached download
+    src = mirror['cache'] / 'repghostnet_0_5x_43M_66.95.pth.tar'
+    damaged = bytearray(src.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # the cached download changed since it was fetched
+    src.write_bytes(bytes(damaged))
+    with pytest.warns(UserWarning, match='changed since it was downloaded .*fetching it again'):
+        assert torch.equal(load(), ref)
+    assert len(mirror['requests']) == 2
+    assert hub._sha256(str(src)) == (mirror['cache'] / (src.name + '.sha256')).read_text()
+
+
+def test_a_v3_deploy_name_verifies_its_fusion_in_float64(mirror, published):
+    """A deploy-form name from the official file with random BN statistics: the fused model's
+    float32 logits differ from timm's unfused ones by ~3e-4 (summation order, amplified by a
+    random network), which is not a wrong file, and the load once failed on it; in float64
+    they agree to the float32 rounding of the stored fused weights."""
+    from mmengine.runner import load_checkpoint
+    fused = build_classifier('ghostnetv3', 1.0, deploy=True)
+    load_checkpoint(fused, 'mmghost://ghostnetv3-1.0x_3rdparty-deploy_in1k', strict=True)
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)).double()
+    with torch.no_grad():
+        got = copy.deepcopy(fused).double().eval()(x, mode='tensor')
+        ref = copy.deepcopy(published['v3_ema']).double().eval()(x)
+    assert_close_rel(got, ref, 1e-5)
 
 
 def _bad(mirror, path, match):
