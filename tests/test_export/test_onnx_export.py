@@ -70,7 +70,17 @@ def test_v3_classifier_exports_the_deploy_form_and_matches_at_odd_sizes(
     for r, (h, w) in zip(records, SIZES):
         assert r['shape'] == (2, 3, h, w)
         assert r['max_rel_diff'] <= RTOL, r
-    assert check_onnx(path, model, inputs, rtol=RTOL) == max(r['max_abs_diff'] for r in records)
+    # Independently of compare_onnx/check_onnx: onnxruntime's own session against PyTorch.
+    import onnxruntime as ort
+    session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    worst = 0.0
+    for x in inputs:
+        got = session.run(None, {'input': x.numpy()})[0]
+        with torch.no_grad():
+            ref = model(x, mode='tensor').numpy()
+        assert abs(got - ref).max() <= RTOL * abs(ref).max()
+        worst = max(worst, float(abs(got - ref).max()))
+    assert check_onnx(path, model, inputs, rtol=RTOL) == pytest.approx(worst, rel=0.1, abs=1e-7)
     assert not model.training  # the caller's mode is kept
 
 

@@ -91,7 +91,7 @@ result(**{{k: v[0] for k, v in rc.items()}})
              for line in out.splitlines() if 'onnxruntime vs PyTorch at' in line]
     assert len(diffs) == 9 and max(diffs) <= RTOL
     assert out.count('mode=nearest, coordinate_transformation_mode=asymmetric, '
-                     'nearest_mode=floor') == 3
+                     'nearest_mode=floor') == 4  # v2, v3s_deploy, static, plain
     assert 'mean [125.3, 123.0, 113.9], std [63.0, 62.1, 66.7], bgr_to_rgb true' in out
     for message in ('32x32 below the min_input_size 33 of this model',
                     '31x64 below the min_input_size 33 of this model',
