@@ -97,7 +97,8 @@ def test_classifier_int8_keeps_its_accuracy_and_bad_inputs_are_refused(tmp_path)
     INT8 forms (ONNX Runtime QDQ and NNCF/OpenVINO, calibrated on 32 training images) are
     held to the bound stated for this tiny model: at most 2 of the 64 held-out images change
     class."""
-    pytest.importorskip('nncf')
+    import importlib.util
+    with_nncf = importlib.util.find_spec('nncf') is not None  # the ORT bound needs no nncf
     data = tmp_path / 'colors'
     write_color_classes(data, dict(train=32, val=16))
     write_color_classes(tmp_path / 'colors40', dict(train=2, val=2), size=40)
@@ -128,10 +129,12 @@ rc['int8'] = tool({QUANTIZE!r}, 'tiny_cls.py', 'cls.onnx', 'cls-int8.onnx',
                   '--num-images', '32')[0]
 _, int8 = tool({TEST_DEPLOYED!r}, 'tiny_cls.py', 'cls-int8.onnx', '--work-dir', 'w_int8',
                '--compare', 'cls.pth', '--max-differing', '2')
-rc['ov_int8'] = tool({QUANTIZE!r}, 'tiny_cls.py', 'cls.onnx', 'cls-int8.xml',
-                     '--num-images', '32', '--backend', 'openvino')[0]
-_, ov_int8 = tool({TEST_DEPLOYED!r}, 'tiny_cls.py', 'cls-int8.xml', '--backend', 'openvino',
-                  '--work-dir', 'w_ov_int8')
+rc['ov_int8'], ov_int8 = 0, None
+if {with_nncf!r}:
+    rc['ov_int8'] = tool({QUANTIZE!r}, 'tiny_cls.py', 'cls.onnx', 'cls-int8.xml',
+                         '--num-images', '32', '--backend', 'openvino')[0]
+    _, ov_int8 = tool({TEST_DEPLOYED!r}, 'tiny_cls.py', 'cls-int8.xml', '--backend',
+                      'openvino', '--work-dir', 'w_ov_int8')
 rc['demo'] = tool({DEMO!r}, {str(data / 'val' / 'circle')!r}, 'tiny_cls.py', 'cls-int8.onnx',
                   '--out-dir', 'pics')[0]
 kw = dict(check=False)
@@ -160,7 +163,7 @@ result(rc=rc, fp32=fp32, int8=int8, ov_int8=ov_int8)
     top1 = res['fp32']['accuracy/top1']
     assert top1 > 75  # 4 classes: trained well above chance
     # The stated INT8 bound for this tiny model: at most 2 of the 64 images change class.
-    for int8 in ('int8', 'ov_int8'):  # ONNX Runtime QDQ, NNCF on OpenVINO
+    for int8 in ('int8', 'ov_int8')[:2 if with_nncf else 1]:  # ORT QDQ, NNCF on OpenVINO
         assert abs(res[int8]['accuracy/top1'] - top1) <= 100 * 2 / 64, (int8, res[int8], top1)
     for message in ('the calibration set must hold at least one image',
                     'the calibration set is empty',
@@ -175,3 +178,5 @@ result(rc=rc, fp32=fp32, int8=int8, ov_int8=ov_int8)
     assert not (tmp_path / 'pics_mixed').exists() and not (tmp_path / 'w_size').exists()
     assert not [p for p in tmp_path.iterdir() if p.name in ('x.onnx', 'y.onnx', 'z.onnx')]
     assert len(list((tmp_path / 'pics').iterdir())) == 16
+    if not with_nncf:
+        pytest.skip('nncf is not installed: the OpenVINO INT8 route was not checked')
