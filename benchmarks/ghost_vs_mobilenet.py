@@ -64,14 +64,10 @@ def specs(with_timm: bool):
     return out
 
 
-def _ok(rows, batch):
-    return {(r['model'], r['form']): r for r in rows
-            if r['batch'] == batch and r['status'] == 'ok'}
-
-
 def compact_table(rows, batch: int) -> str:
     """One row per model: top-1, MMACs, then median (p10) ms of each form, and the floor."""
-    ok = _ok(rows, batch)
+    from mmghost.analysis import ok_rows
+    ok = ok_rows(rows, batch)
     models = list(dict.fromkeys(r['model'] for r in rows if r['batch'] == batch))
     head = ['model', 'ImageNet top-1', 'MMACs'] + list(FORMS) + ['FLOP floor ms']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
@@ -88,43 +84,26 @@ def compact_table(rows, batch: int) -> str:
     return '\n'.join(lines)
 
 
-def verdict(of_medians: float, of_p10s: float, bound: float) -> str:
-    met = (of_medians <= bound, of_p10s <= bound)
-    return 'met' if all(met) else 'NOT met' if not any(met) else 'noise'
-
-
 def goal_lines(rows, batch: int):
     """``| ratio | of medians | of p10s | goal | verdict |`` rows for one batch size."""
-    ok = _ok(rows, batch)
-    lines = []
-
-    def ratio(what, num, den, bound):
-        if num is None or den is None:
-            lines.append(f'| {what} | – | – | <= {bound:.2f} | not measured |')
-            return
-        r, r10 = num['median_ms'] / den['median_ms'], num['p10_ms'] / den['p10_ms']
-        lines.append(f'| {what} | {r:.2f} | {r10:.2f} | <= {bound:.2f} | '
-                     f'{verdict(r, r10, bound)} |')
-
-    for form in FORMS[1:]:
-        ratio(f'GhostNetV3 / MobileNetV3-L, {form}', ok.get((V3, form)), ok.get((MBV3, form)),
-              1.0)
+    from mmghost.analysis import goal_line, ok_rows
+    ok = ok_rows(rows, batch)
+    lines = [goal_line(f'GhostNetV3 / MobileNetV3-L, {form}', ok.get((V3, form)),
+                       ok.get((MBV3, form)), 1.0, missing=True) for form in FORMS[1:]]
     ours = [ok[(V3, f)] for f in FORMS if (V3, f) in ok]
     best = min(ours, key=lambda r: r['median_ms']) if ours else None
     if best and best.get('floor_ms'):
         floor = best['floor_ms']
-        r, r10 = best['median_ms'] / floor, best['p10_ms'] / floor
-        lines.append(f'| GhostNetV3 best ({best["form"]}) / FLOP floor ({floor:.2f} ms) | '
-                     f'{r:.2f} | {r10:.2f} | <= 2.00 | {verdict(r, r10, 2.0)} |')
-    for form in FORMS[1:]:
-        ratio(f'GhostNetV3 / timm ghostnetv3_100, {form}', ok.get((V3, form)),
-              ok.get((TIMM, form)), 0.8)
+        lines.append(goal_line(f'GhostNetV3 best ({best["form"]}) / FLOP floor ({floor:.2f} ms)',
+                               best, dict(median_ms=floor, p10_ms=floor), 2.0))
+    lines += [goal_line(f'GhostNetV3 / timm ghostnetv3_100, {form}', ok.get((V3, form)),
+                        ok.get((TIMM, form)), 0.8, missing=True) for form in FORMS[1:]]
     return lines
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmghost.analysis import report, run_benchmark
+    from mmghost.analysis import GOAL_HEADER, emit, report, run_benchmark
 
     def log(msg):
         print(f'[ghost_vs_mobilenet] {msg}', file=sys.stderr, flush=True)
@@ -137,14 +116,9 @@ def main(argv=None):
     for batch in args.batch:
         out += [f'\nBatch {batch}, {args.size}x{args.size}, {args.threads} threads: median ms '
                 f'(p10)\n', compact_table(rows, batch),
-                f'\nGoals, batch {batch} (ratios of this run):\n',
-                '| ratio | of medians | of p10s | goal (medians) | |', '|---|---|---|---|---|']
+                f'\nGoals, batch {batch} (ratios of this run):\n'] + GOAL_HEADER
         out += goal_lines(rows, batch)
-    text = '\n'.join(out) + '\n'
-    print(text)
-    if args.out_md:
-        from mmghost.checkpoint.atomic import atomic_write
-        atomic_write(args.out_md, text.encode())
+    emit('\n'.join(out) + '\n', args.out_md)
 
 
 if __name__ == '__main__':

@@ -55,8 +55,8 @@ def specs(with_timm: bool):
 
 def goal_lines(rows, batch: int):
     """The goals' ratios for one batch size (``| goal | medians | p10s | bound | verdict |``)."""
-    ok = {(r['model'], r['form']): r for r in rows
-          if r['batch'] == batch and r['status'] == 'ok'}
+    from mmghost.analysis import goal_line, ok_rows
+    ok = ok_rows(rows, batch)
     lines = []
 
     def best(model, forms):
@@ -64,11 +64,9 @@ def goal_lines(rows, batch: int):
         return min(cands, key=lambda r: r['median_ms']) if cands else None
 
     def ratio(what, num, den, bound):
-        if num is None or den is None:
-            return
-        r, r10 = num['median_ms'] / den['median_ms'], num['p10_ms'] / den['p10_ms']
-        lines.append(f'| {what} | {r:.2f} | {r10:.2f} | <= {bound:.2f} | '
-                     f'{"met" if r <= bound else "NOT met"} |')
+        line = goal_line(what, num, den, bound, by_p10s_too=False)  # verdict of medians
+        if line:
+            lines.append(line)
 
     ours = lambda form: ok.get(('ghostnetv3', form))  # noqa: E731
     timm = lambda form: ok.get(('timm:ghostnetv3_100', form))  # noqa: E731
@@ -86,10 +84,8 @@ def goal_lines(rows, batch: int):
               ours_fp32, timm_rt, 0.70)
     floor = ours_fp32 and ours_fp32.get('floor_ms')  # 2 x its MACs at the matmul's rate
     if floor:
-        r = ours_fp32['median_ms'] / floor
-        lines.append(f'| ours best fp32 ({ours_fp32["form"]}) / FLOP floor ({floor:.2f} ms) | '
-                     f'{r:.2f} | {ours_fp32["p10_ms"] / floor:.2f} | <= 3.00 | '
-                     f'{"met" if r <= 3 else "NOT met"} |')
+        ratio(f'ours best fp32 ({ours_fp32["form"]}) / FLOP floor ({floor:.2f} ms)', ours_fp32,
+              dict(median_ms=floor, p10_ms=floor), 3.0)
     ours_int8 = best('ghostnetv3', INT8_RUNTIMES)
     if ours_int8 and ours_fp32:
         ratio(f'ours best INT8 ({ours_int8["form"]}) / ours best fp32 ({ours_fp32["form"]})',
@@ -103,7 +99,7 @@ def goal_lines(rows, batch: int):
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmghost.analysis import report, run_benchmark
+    from mmghost.analysis import GOAL_HEADER, emit, report, run_benchmark
 
     def log(msg):
         print(f'[ghostnet_latency] {msg}', file=sys.stderr, flush=True)
@@ -114,14 +110,9 @@ def main(argv=None):
                          flop_floor=True)
     out = [report(rows)]
     for batch in args.batch:
-        out += [f'\nGoals, batch {batch} (ratios of this run):\n',
-                '| ratio | of medians | of p10s | goal (medians) | |', '|---|---|---|---|---|']
+        out += [f'\nGoals, batch {batch} (ratios of this run):\n'] + GOAL_HEADER
         out += goal_lines(rows, batch)
-    text = '\n'.join(out) + '\n'
-    print(text)
-    if args.out_md:
-        from mmghost.checkpoint.atomic import atomic_write
-        atomic_write(args.out_md, text.encode())
+    emit('\n'.join(out) + '\n', args.out_md)
 
 
 if __name__ == '__main__':

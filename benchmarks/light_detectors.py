@@ -334,11 +334,8 @@ def main(argv=None):
             out += [f'\nGoals at {size}x{size}, batch {batch} (ratios of medians, this run):\n',
                     '| goal | ratio | bound | |', '|---|---|---|---|']
             out += goal_lines(rows, names, batch)
-    text = '\n'.join(out) + '\n'
-    print(text)
-    if args.out_md:
-        from mmghost.checkpoint.atomic import atomic_write
-        atomic_write(args.out_md, text.encode())
+    from mmghost.analysis import emit
+    emit('\n'.join(out) + '\n', args.out_md)
 
 
 if __name__ == '__main__':

@@ -14,5 +14,6 @@ __getattr__, __all__ = lazy_exports(__name__, {
     'build': ('build_model', 'to_deploy', 'to_inference', 'resolve_device'),
     'top1': ('family_top1', 'arch_name', 'zoo_top1', 'lookup_top1'),
     'benchmark': ('build_variants', 'time_variants', 'run_benchmark'),
-    'reporting': ('markdown_table', 'report', 'write_json', 'plot'),
+    'reporting': ('markdown_table', 'report', 'ok_rows', 'GOAL_HEADER', 'verdict', 'goal_line',
+                  'emit', 'write_json', 'plot'),
 })

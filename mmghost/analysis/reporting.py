@@ -1,8 +1,47 @@
-"""Presenting benchmark rows: markdown tables, JSON, and latency plots."""
+"""Presenting benchmark rows: markdown tables, goal ratios, JSON, and latency plots."""
 import json
 from typing import Dict, List, Optional, Sequence, Tuple
 
-__all__ = ['markdown_table', 'report', 'write_json', 'plot']
+__all__ = ['markdown_table', 'report', 'ok_rows', 'GOAL_HEADER', 'verdict', 'goal_line',
+           'emit', 'write_json', 'plot']
+
+#: The header of a goal table built from :func:`goal_line` rows.
+GOAL_HEADER = ['| ratio | of medians | of p10s | goal (medians) | |', '|---|---|---|---|---|']
+
+
+def ok_rows(rows: Sequence[dict], batch: int) -> Dict[Tuple[str, str], dict]:
+    """``{(model, form): row}`` of the rows of ``batch`` that ran."""
+    return {(r['model'], r['form']): r for r in rows
+            if r['batch'] == batch and r['status'] == 'ok'}
+
+
+def verdict(of_medians: float, of_p10s: float, bound: float) -> str:
+    """``'met'`` when the ratios of medians and of 10th percentiles both meet ``bound``,
+    ``'NOT met'`` when neither does, ``'noise'`` when they disagree (a median alone, on a
+    noisy machine, once said "met" for 1.15x)."""
+    met = (of_medians <= bound, of_p10s <= bound)
+    return 'met' if all(met) else 'NOT met' if not any(met) else 'noise'
+
+
+def goal_line(what: str, num: Optional[dict], den: Optional[dict], bound: float,
+              missing: bool = False, by_p10s_too: bool = True) -> Optional[str]:
+    """``| what | ratio of medians | of p10s | <= bound | verdict |`` of ``num`` over ``den``
+    (rows, or ``{'median_ms', 'p10_ms'}`` of a reference such as the FLOP floor); a row
+    saying "not measured" (``missing``) or None when either is absent. The verdict is
+    :func:`verdict`'s, or the medians' alone without ``by_p10s_too``."""
+    if num is None or den is None:
+        return f'| {what} | – | – | <= {bound:.2f} | not measured |' if missing else None
+    r, r10 = num['median_ms'] / den['median_ms'], num['p10_ms'] / den['p10_ms']
+    v = verdict(r, r10 if by_p10s_too else r, bound)
+    return f'| {what} | {r:.2f} | {r10:.2f} | <= {bound:.2f} | {v} |'
+
+
+def emit(text: str, out_md: Optional[str] = None) -> None:
+    """Print a benchmark's report and, with ``out_md``, also write it there (atomically)."""
+    print(text)
+    if out_md:
+        from mmghost.checkpoint.atomic import atomic_write
+        atomic_write(out_md, text.encode())
 
 
 def _count(n: Optional[int]) -> str:
