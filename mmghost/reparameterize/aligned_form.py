@@ -24,6 +24,7 @@ and saves most of the copies; whether it wins depends on the
 runtime, which is why it is an export option (docs/deployment.md).
 """
 import math
+from fractions import Fraction
 from typing import List, Optional, Sequence
 
 import torch
@@ -45,7 +46,7 @@ ORT_BLOCK = 16
 #: 36 -> 48, 60 -> 64, ...; 8 -> 16 and 20 -> 32 stay as they are): measured on
 #: GhostNetV3 / GhostNet 1.0x in ONNX Runtime, padding every group ran no faster and cost
 #: 1.37x the MACs, this rule 1.16x (docs/benchmarks.md).
-MAX_GROWTH = 4 / 3
+MAX_GROWTH = Fraction(4, 3)
 
 
 class ChannelLayout:
@@ -63,7 +64,7 @@ class ChannelLayout:
         for n in segments:
             pos.extend(range(start, start + n))
             padded = int(math.ceil(n / block)) * block
-            start += padded if padded <= MAX_GROWTH * n + 1e-9 else n
+            start += padded if padded <= MAX_GROWTH * n else n
         self.width = start
         self.pos = torch.tensor(pos[:keep] if keep is not None else pos, dtype=torch.long)
 
@@ -95,40 +96,36 @@ def _fold(conv: nn.Conv2d, bn: Optional[nn.Module]) -> nn.Conv2d:
 
 
 @torch.no_grad()
-def _dense(conv: nn.Conv2d, bn: Optional[nn.Module], cin: ChannelLayout,
-           cout: ChannelLayout) -> nn.Conv2d:
-    """A groups=1 conv reading ``cin`` and writing ``cout`` (zeros on both paddings)."""
+def _padded(conv: nn.Conv2d, bn: Optional[nn.Module], cin: ChannelLayout,
+            cout: ChannelLayout) -> nn.Conv2d:
+    """``conv`` (BN folded) reading ``cin`` and writing ``cout``, zeros on both paddings: a
+    dense conv (groups=1), or a depth-wise one (one filter per channel, ``cin`` is
+    ``cout``)."""
     conv = _fold(conv, bn)
-    if conv.groups != 1:
-        raise ValueError(f'expected a dense conv, got groups={conv.groups}')
+    depthwise = conv.groups > 1
+    if depthwise and not (conv.groups == conv.in_channels == conv.out_channels == cin.channels
+                          and cin is cout):
+        raise ValueError(f'expected a dense or depth-wise conv over {cin}, got groups='
+                         f'{conv.groups} for {conv.in_channels} -> {conv.out_channels} channels')
     new = nn.Conv2d(cin.width, cout.width, conv.kernel_size, conv.stride, conv.padding,
-                    conv.dilation, bias=True)
+                    conv.dilation, groups=cin.width if depthwise else 1, bias=True)
     new.weight.zero_()
     new.bias.zero_()
-    new.weight[cout.pos[:, None], cin.pos[None, :]] = conv.weight
+    if depthwise:
+        new.weight[cout.pos] = conv.weight
+    else:
+        new.weight[cout.pos[:, None], cin.pos[None, :]] = conv.weight
     if conv.bias is not None:
         new.bias[cout.pos] = conv.bias
     return new
 
 
-@torch.no_grad()
-def _depthwise(conv: nn.Conv2d, bn: Optional[nn.Module], layout: ChannelLayout) -> nn.Conv2d:
-    """A depth-wise conv (one filter per channel) over the padded channels of ``layout``."""
-    conv = _fold(conv, bn)
-    if conv.groups != conv.in_channels or conv.out_channels != conv.in_channels:
-        raise ValueError(f'expected a depth-wise conv, got groups={conv.groups} for '
-                         f'{conv.in_channels} -> {conv.out_channels} channels')
-    if conv.in_channels != layout.channels:
-        raise ValueError(f'a depth-wise conv over {conv.in_channels} channels cannot take '
-                         f'{layout}')
-    new = nn.Conv2d(layout.width, layout.width, conv.kernel_size, conv.stride, conv.padding,
-                    conv.dilation, groups=layout.width, bias=True)
-    new.weight.zero_()
-    new.bias.zero_()
-    new.weight[layout.pos] = conv.weight
-    if conv.bias is not None:
-        new.bias[layout.pos] = conv.bias
-    return new
+def _dense(conv, bn, cin: ChannelLayout, cout: ChannelLayout) -> nn.Conv2d:
+    return _padded(conv, bn, cin, cout)
+
+
+def _depthwise(conv, bn, layout: ChannelLayout) -> nn.Conv2d:
+    return _padded(conv, bn, layout, layout)
 
 
 def _conv_bn(seq: nn.Sequential):
