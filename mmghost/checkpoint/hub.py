@@ -109,8 +109,10 @@ def download(model: PublishedModel, timeout: float = 60) -> Tuple[str, str]:
     recorded = path + '.sha256'  # the digest this download had when it was fetched
     if osp.isfile(path):
         digest = _sha256(path)
-        expected = release.sha256 or (open(recorded).read().strip()
-                                      if osp.isfile(recorded) else None)
+        expected = release.sha256
+        if expected is None and osp.isfile(recorded):
+            with open(recorded) as f:
+                expected = f.read().strip()
         if expected is None:  # cached before digests were recorded: record it now
             atomic_write(recorded, digest.encode())
             return path, digest
