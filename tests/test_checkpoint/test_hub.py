@@ -1,10 +1,11 @@
 """mmghost.checkpoint.hub: published checkpoints by name or URL, converted on the fly.
 
-Nothing can be downloaded here, so the published files are rebuilt in their layouts from
-random timm weights and served by a loopback HTTP server standing in for the publishers
-(``MMGHOST_CHECKPOINT_MIRROR``); torch's hub cache is a temporary folder.
+Nothing can be downloaded here, so the published files are rebuilt from the key manifests of
+``tests/reference_data`` (names, shapes and wrappers taken from the reference code, seeded
+weights) and served by a loopback HTTP server standing in for the publishers
+(``MMGHOST_CHECKPOINT_MIRROR``); torch's hub cache is a temporary folder. A model loaded by name
+must give the reference model's logits for those weights (``tests/reference_data/logits``).
 """
-import copy
 import dataclasses
 import os
 import os.path as osp
@@ -12,17 +13,19 @@ import os.path as osp
 import pytest
 import torch
 
-from helpers import assert_close_rel, timm_model
+from helpers import assert_close_rel
 from loopback import serve
 from mmghost.checkpoint import CheckpointError, convert_checkpoint, hub
 from mmghost.families import PublishedModel, get_model_entry
 from mmghost.models.utils import build_classifier
+from reference_data.files import fixture, fixture_input, manifest, rebuild
 
-timm = pytest.importorskip('timm')
-
-REP = 'repghostnet-0.5x_3rdparty_in1k'
+REP = 'repghostnet-1.0x_3rdparty_in1k'
 V3 = 'ghostnetv3-1.0x_3rdparty_in1k'
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+#: The reference model's logits for the EMA copy of each release file (the copy loaded).
+REP_REF = fixture('repghostnet_release.state_dict_ema')
+V3_REF = fixture('ghostnetv3_official.state_dict_ema')
 
 
 def mirror_path(root, url):
@@ -35,28 +38,30 @@ def publish(root, name, obj):
     torch.save(obj, mirror_path(root, get_model_entry(name).release.url))
 
 
+def release_file(name):
+    return osp.basename(get_model_entry(name).release.url)
+
+
+def assert_reference_logits(model, ref, rel=1e-5):
+    with torch.no_grad():
+        got = model.eval()(fixture_input(ref), mode='tensor')
+    assert_close_rel(got, torch.tensor(ref['logits']), rel, ref['model'])
+
+
 @pytest.fixture(scope='module')
 def published(tmp_path_factory):
-    """The published files of RepGhostNet 0.5x (a flat state dict) and GhostNetV3 1.0x (the
-    official wrapper: plain and EMA copies, ``.bn.`` in the branches), plus files that are not
-    what their URL says."""
+    """The published files of RepGhostNet 1.0x (the release wrapper: plain and EMA copies,
+    ``module.`` keys) and GhostNetV3 1.0x (plain and EMA copies, thop buffers), plus files
+    that are not what their URL says."""
     root = tmp_path_factory.mktemp('mirror')
-    rep = timm_model(timm, 'repghostnet_050', seed=1)
-    publish(root, REP, rep.state_dict())
-    plain = timm_model(timm, 'ghostnetv3_100', seed=2)
-    ema = timm_model(timm, 'ghostnetv3_100', seed=3)
-
-    def official(m):
-        return {k.replace('.bn1.', '.bn.') if '_rpr_' in k else k: v
-                for k, v in m.state_dict().items()}
-
-    publish(root, V3, {'state_dict': official(plain), 'state_dict_ema': official(ema)})
-    # RepGhostNet 1.0x's URL serves a GhostNet V1 file; GhostNetV2 1.3x's serves garbage.
-    publish(root, 'repghostnet-1.0x_3rdparty_in1k', timm_model(timm, 'ghostnet_050').state_dict())
+    publish(root, REP, rebuild(manifest('repghostnet_release')))
+    publish(root, V3, rebuild(manifest('ghostnetv3_official')))
+    # RepGhostNet 0.5x's URL serves a GhostNet V1 file; GhostNetV2 1.3x's serves garbage.
+    publish(root, 'repghostnet-0.5x_3rdparty_in1k', rebuild(manifest('ghostnet_official')))
     with open(mirror_path(root, get_model_entry('ghostnetv2-1.3x_3rdparty_in1k').release.url),
               'wb') as f:
         f.write(b'not a checkpoint' * 1000)
-    return dict(root=root, rep=rep, v3_ema=ema)
+    return dict(root=root)
 
 
 @pytest.fixture
@@ -79,28 +84,27 @@ def cached_files(cache):
 def test_name_and_url_load_converted_and_the_second_load_is_cached(
         mirror, published, tmp_path, monkeypatch):
     from mmengine.runner import load_checkpoint
-    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
-    model = build_classifier('repghostnet', 0.5)
+    x = fixture_input(REP_REF)
+    model = build_classifier('repghostnet', 1.0)
     load_checkpoint(model, 'mmghost://' + REP, map_location='cpu', strict=True)
-    # The converter's output of the same file gives the same logits (and timm's).
+    assert_reference_logits(model, REP_REF)
+    # The converter's output of the same file gives the same logits.
     src = mirror_path(published['root'], get_model_entry(REP).release.url)
     convert_checkpoint(src, str(tmp_path / 'ref.pth'), verify=False, log=lambda m: None)
-    ref = build_classifier('repghostnet', 0.5)
+    ref = build_classifier('repghostnet', 1.0)
     load_checkpoint(ref, str(tmp_path / 'ref.pth'), map_location='cpu', strict=True)
     assert torch.equal(logits(model, x), logits(ref, x))
-    assert_close_rel(logits(model, x), published['rep'].eval()(x), 1e-5)
     assert len(mirror['requests']) == 1
     files = cached_files(mirror['cache'])
-    digest = hub._sha256(str(mirror['cache'] / 'repghostnet_0_5x_43M_66.95.pth.tar'))
-    assert files == ['mmghost/' + REP + '_' + digest + '.pth',
-                     'repghostnet_0_5x_43M_66.95.pth.tar',
-                     'repghostnet_0_5x_43M_66.95.pth.tar.sha256']  # recorded at download
+    digest = hub._sha256(str(mirror['cache'] / release_file(REP)))
+    assert files == ['mmghost/' + REP + '_' + digest + '.pth', release_file(REP),
+                     release_file(REP) + '.sha256']  # recorded at download
     assert (mirror['cache'] / files[2]).read_text() == digest
 
     # Second load, by name and by the published URL: no request, no conversion.
     import mmghost.checkpoint.convert as convert
     monkeypatch.setattr(convert, 'convert_checkpoint', lambda *a, **k: pytest.fail('converted'))
-    again = build_classifier('repghostnet', 0.5)
+    again = build_classifier('repghostnet', 1.0)
     load_checkpoint(again, get_model_entry(REP).release.url, map_location='cpu', strict=True)
     assert torch.equal(logits(again, x), logits(ref, x))
     assert len(mirror['requests']) == 1 and cached_files(mirror['cache']) == files
@@ -108,17 +112,18 @@ def test_name_and_url_load_converted_and_the_second_load_is_cached(
 
 def test_deploy_name_loads_the_fused_form(mirror, published):
     from mmengine.runner import load_checkpoint
-    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
-    fused = build_classifier('repghostnet', 0.5, deploy=True)
-    load_checkpoint(fused, 'mmghost://repghostnet-0.5x_3rdparty-deploy_in1k', strict=True)
-    assert_close_rel(logits(fused, x), published['rep'].eval()(x), 1e-4)
+    fused = build_classifier('repghostnet', 1.0, deploy=True)
+    load_checkpoint(fused, 'mmghost://repghostnet-1.0x_3rdparty-deploy_in1k', strict=True)
+    assert_reference_logits(fused, REP_REF)
     assert len(mirror['requests']) == 1  # the same published file
 
 
 def test_detector_config_loads_every_backbone_key_from_the_published_name(
         mirror, published, monkeypatch):
     """configs/detection/retinanet_ghostv3.py as it is: its backbone's Pretrained init reads
-    mmghost://ghostnetv3-1.0x_3rdparty_in1k (the EMA copy), every key, nothing else logged."""
+    mmghost://ghostnetv3-1.0x_3rdparty_in1k (the EMA copy), every key, nothing else logged;
+    its features are those of the classifier loaded by name, which gives the reference logits."""
+    from mmengine.runner import load_checkpoint
     import mmengine.runner.checkpoint as ckpt_module
     from mmengine.config import Config
     from mmengine.registry import MODELS, DefaultScope
@@ -130,18 +135,22 @@ def test_detector_config_loads_every_backbone_key_from_the_published_name(
     monkeypatch.setattr(ckpt_module, 'print_log', lambda msg, *a, **k: logged.append(str(msg)))
     detector.backbone.init_weights()
     assert not [m for m in logged if 'missing' in m or 'unexpected' in m], logged
-    x = torch.randn(1, 3, 64, 64)
+    classifier = build_classifier('ghostnetv3', 1.0)
+    load_checkpoint(classifier, 'mmghost://' + V3, map_location='cpu', strict=True)
+    assert_reference_logits(classifier, V3_REF)
+    x = fixture_input(V3_REF)
     with torch.no_grad():
         got = detector.backbone.eval()(x)[-1]
-    assert_close_rel(got, published['v3_ema'].eval().forward_features(x), 1e-5)
+        ref = classifier.backbone.eval()(x)[-1]
+    assert torch.equal(got, ref)
 
 
 def test_the_cache_heals_a_damaged_converted_file_and_a_changed_download(mirror):
     from mmengine.runner import load_checkpoint
-    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    x = fixture_input(REP_REF)
 
     def load():
-        model = build_classifier('repghostnet', 0.5)
+        model = build_classifier('repghostnet', 1.0)
         load_checkpoint(model, 'mmghost://' + REP, map_location='cpu', strict=True)
         return logits(model, x)
 
@@ -153,7 +162,7 @@ def test_the_cache_heals_a_damaged_converted_file_and_a_changed_download(mirror)
     with pytest.warns(UserWarning, match='does not load .*converting the published file again'):
         assert torch.equal(load(), ref)
     assert len(mirror['requests']) == 1  # converted again from the cached download
-    src = mirror['cache'] / 'repghostnet_0_5x_43M_66.95.pth.tar'
+    src = mirror['cache'] / release_file(REP)
     damaged = bytearray(src.read_bytes())
     damaged[len(damaged) // 2] ^= 0xFF  # the cached download changed since it was fetched
     src.write_bytes(bytes(damaged))
@@ -163,19 +172,15 @@ def test_the_cache_heals_a_damaged_converted_file_and_a_changed_download(mirror)
     assert hub._sha256(str(src)) == (mirror['cache'] / (src.name + '.sha256')).read_text()
 
 
-def test_a_v3_deploy_name_verifies_its_fusion_in_float64(mirror, published):
-    """A deploy-form name from the official file with random BN statistics loads, and in
-    float64 its logits equal timm's unfused model's to the float32 rounding of the stored
-    fused weights. (The float32 check that once failed here at 2.8e-4 did not fail on this
-    machine; the float64 fusion itself is checked in test_convert's --deploy test.)"""
+def test_a_v3_deploy_name_gives_the_reference_logits(mirror, published):
+    """A deploy-form name from the official file (random BN statistics) loads, fused and
+    verified on the way, and gives the unfused reference model's logits. (The float32
+    verification that once failed here at 2.8e-4 did not fail on this machine; the float64
+    fusion itself is checked in test_convert's --deploy test.)"""
     from mmengine.runner import load_checkpoint
     fused = build_classifier('ghostnetv3', 1.0, deploy=True)
     load_checkpoint(fused, 'mmghost://ghostnetv3-1.0x_3rdparty-deploy_in1k', strict=True)
-    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)).double()
-    with torch.no_grad():
-        got = copy.deepcopy(fused).double().eval()(x, mode='tensor')
-        ref = copy.deepcopy(published['v3_ema']).double().eval()(x)
-    assert_close_rel(got, ref, 1e-5)
+    assert_reference_logits(fused, V3_REF)
 
 
 def _bad(mirror, path, match):
@@ -216,9 +221,9 @@ def test_corrupted_file_is_refused_and_removed(mirror):
 
 
 def test_another_family_than_the_name_says(mirror):
-    msg, left = _bad(mirror, 'mmghost://repghostnet-1.0x_3rdparty_in1k',
+    msg, left = _bad(mirror, 'mmghost://repghostnet-0.5x_3rdparty_in1k',
                      'not what the name says')
-    assert 'GhostNet 0.5x' in msg and left == []
+    assert 'GhostNet 1.0x' in msg and left == []
 
 
 def test_sha256_that_differs_from_the_published_one(mirror):
@@ -246,19 +251,19 @@ def test_mmpretrain_knows_the_published_models_by_name(mirror, published):
 
     from mmghost.families import all_models
     assert set(all_models()) <= set(list_models('*ghost*'))
-    assert 'repghostnet-0.5x_3rdparty-deploy_in1k' in list_models('repghost*deploy*')
+    assert 'repghostnet-1.0x_3rdparty-deploy_in1k' in list_models('repghost*deploy*')
     # model-index.yml also imports the detection configs (for mim search); mmpretrain gets none
     assert not list_models('*ghostpafpn*') and not list_models('ssdlite_ghost*')
     model = get_model(REP, pretrained=True)
-    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
-    assert_close_rel(logits(model, x), published['rep'].eval()(x), 1e-5)
+    x = fixture_input(REP_REF)
+    assert_reference_logits(model, REP_REF)
     image = np.random.default_rng(0).integers(0, 255, (80, 96, 3), dtype=np.uint8)
     result = inference_model(model, image)
     assert result['pred_class'] == model._dataset_meta['classes'][result['pred_label']]
     assert len(model._dataset_meta['classes']) == 1000  # ImageNet's
     again = ImageClassificationInferencer(REP)(image)[0]
     assert again['pred_label'] == result['pred_label']
-    fused = get_model('repghostnet-0.5x_3rdparty-deploy_in1k', pretrained=True)
+    fused = get_model('repghostnet-1.0x_3rdparty-deploy_in1k', pretrained=True)
     assert fused.backbone.deploy
     assert_close_rel(logits(fused, x), logits(model, x), 1e-4)
     assert len(mirror['requests']) == 1  # one download served all four loads
