@@ -134,7 +134,8 @@ if {with_nncf!r}:
     rc['ov_int8'] = tool({QUANTIZE!r}, 'tiny_cls.py', 'cls.onnx', 'cls-int8.xml',
                          '--num-images', '32', '--backend', 'openvino')[0]
     _, ov_int8 = tool({TEST_DEPLOYED!r}, 'tiny_cls.py', 'cls-int8.xml', '--backend',
-                      'openvino', '--work-dir', 'w_ov_int8')
+                      'openvino', '--work-dir', 'w_ov_int8', '--compare', 'cls.pth',
+                      '--max-differing', '2')
 rc['demo'] = tool({DEMO!r}, {str(data / 'val' / 'circle')!r}, 'tiny_cls.py', 'cls-int8.onnx',
                   '--out-dir', 'pics')[0]
 kw = dict(check=False)
