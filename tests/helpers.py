@@ -252,3 +252,14 @@ val_evaluator = dict(ann_file={root + 'annotations/instances_val.json'!r})
 test_evaluator = val_evaluator
 {extra}""")
     return cfg, data
+
+
+def config_model(config, path):
+    """Our config's classifier with the converted file loaded strictly (mmengine's loader)."""
+    from mmengine.config import Config
+    from mmengine.registry import MODELS
+    from mmengine.runner import load_checkpoint
+    cfg = Config.fromfile(osp.join(REPO, 'configs', config))
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, str(path), map_location='cpu', strict=True)
+    return model.eval()

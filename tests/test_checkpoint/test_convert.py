@@ -14,7 +14,7 @@ import os.path as osp
 import pytest
 import torch
 
-from helpers import assert_close_rel, randomize_bn, timm_model
+from helpers import assert_close_rel, config_model, randomize_bn, timm_model
 from mmghost.checkpoint import ConversionError, convert_checkpoint
 from mmghost.models.utils import build_classifier
 
@@ -53,17 +53,6 @@ def with_thop(state_dict):
 
 def with_module_prefix(state_dict):
     return {'module.' + k: v for k, v in state_dict.items()}
-
-
-def config_model(config, path):
-    """Our config's classifier with the converted file loaded strictly (mmengine's loader)."""
-    from mmengine.config import Config
-    from mmengine.registry import MODELS
-    from mmengine.runner import load_checkpoint
-    cfg = Config.fromfile(osp.join(REPO, 'configs', config))
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, str(path), map_location='cpu', strict=True)
-    return model.eval()
 
 
 def logits(model, x):

@@ -8,19 +8,15 @@ checkpoint file is rebuilt from a manifest alone (the same seeded weights), and 
 detection, the key normalization, the strict load into our config's classifier and the
 converted model's logits are checked against those facts.
 """
-import os.path as osp
-
 import pytest
 import torch
 
-from helpers import assert_close_rel
+from helpers import assert_close_rel, config_model
 from mmghost.checkpoint import convert_checkpoint
 from mmghost.checkpoint.layouts import normalize_keys, select_state_dict
 from mmghost.families import FAMILIES, THOP_SUFFIXES, detect_layout, detect_width
 from reference_data.files import FIXTURES, MANIFESTS, fixture, fixture_input, manifest, rebuild
 from reference_data.weights import checksum
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 #: The published layouts the converter reads (see mmghost.checkpoint.convert); each has a manifest.
@@ -85,15 +81,6 @@ def test_normalized_keys_are_the_reference_names(name):
     assert ours == ref
 
 
-def _config_model(result, path):
-    from mmengine.config import Config
-    from mmengine.registry import MODELS
-    from mmengine.runner import load_checkpoint
-    model = MODELS.build(Config.fromfile(osp.join(REPO, 'configs', result.config)).model)
-    load_checkpoint(model, str(path), map_location='cpu', strict=True)
-    return model.eval()
-
-
 @pytest.mark.parametrize('name', MANIFESTS)
 def test_every_layout_converts_and_loads_strictly(tmp_path, name):
     m = manifest(name)
@@ -103,7 +90,7 @@ def test_every_layout_converts_and_loads_strictly(tmp_path, name):
     assert (result.family, result.width, result.form, result.num_classes) == (
         m['family'], m['width'], m['form'], m['num_classes'])
     assert result.num_tensors == len(weights(m))
-    _config_model(result, tmp_path / 'out.pth')  # strict=True
+    config_model(result.config, tmp_path / 'out.pth')  # strict=True
 
 
 def _fusable(name):
@@ -129,14 +116,14 @@ def test_converted_model_gives_the_reference_logits(tmp_path, name, deploy):
     ckpt = rebuild(m)
     copy = fix['copy'] or None
     chosen = ckpt[copy] if copy else ckpt
-    assert checksum({k: v for k, v in chosen.items() if 'total_' not in k}) == \
+    assert checksum({k: chosen[k] for k in weights(m)}) == \
         pytest.approx(fix['weights_checksum'], rel=1e-9), 'the seeded weights changed'
     torch.save(ckpt, tmp_path / 'published.pth')
     result = convert_checkpoint(str(tmp_path / 'published.pth'), str(tmp_path / 'out.pth'),
                                 ema=EMA[fix['copy']], deploy=deploy, verify=False,
                                 log=lambda line: None)
     assert result.form == ('deploy' if deploy else m['form'])
-    model = _config_model(result, tmp_path / 'out.pth')
+    model = config_model(result.config, tmp_path / 'out.pth')
     with torch.no_grad():
         ours = model(x, mode='tensor')
     assert_close_rel(ours, torch.tensor(fix['logits']), 1e-5, f'{name} ({fix["model"]})')
